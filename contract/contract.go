@@ -1,0 +1,51 @@
+// Package contract holds the names the webhook writes into a pod and the
+// probe sidecar reads back: its container name, port, HTTP paths and the
+// environment variables that carry its settings. It is the only code that
+// webhook/ and probeserver/ share, so the two can never disagree on a name.
+package contract
+
+const (
+	// ContainerName is the name of the injected sidecar container.
+	ContainerName = "sidekiq-probe"
+
+	// PortName names the sidecar's container port. Probes refer to the port by
+	// number, not by name, because a named port resolves only against the
+	// container that declares it and the probes live on the Sidekiq container.
+	PortName = "sidekiq-probe"
+
+	// DefaultPort is the port the Sidekiq community settled on for health
+	// checks (sidekiq_alive, Sidekiq Enterprise).
+	DefaultPort = 7433
+)
+
+// HTTP paths served by the sidecar.
+const (
+	PathStartup = "/startupz"
+	PathLive    = "/livez"
+	PathReady   = "/readyz"
+	PathPreStop = "/prestop"
+	PathMetrics = "/metrics"
+)
+
+// Environment variables the webhook sets on the sidecar. Each mirrors a flag of
+// the sidecar binary; the flag wins when both are given.
+const (
+	EnvPort                    = "SIDEKIQ_PROBE_PORT"
+	EnvMaxJobSeconds           = "SIDEKIQ_PROBE_MAX_JOB_SECONDS"
+	EnvHeartbeatTimeoutSeconds = "SIDEKIQ_PROBE_HEARTBEAT_TIMEOUT_SECONDS"
+	EnvQuietSignal             = "SIDEKIQ_PROBE_QUIET_SIGNAL"
+	// EnvRedisURLEnv names the variable that holds the Redis URL, so the sidecar
+	// reads the very variable the Sidekiq container reads.
+	EnvRedisURLEnv    = "SIDEKIQ_PROBE_REDIS_URL_ENV"
+	EnvRedisNamespace = "SIDEKIQ_PROBE_REDIS_NAMESPACE"
+	// EnvPodName carries the pod name from the downward API; Sidekiq uses the
+	// host name, which equals the pod name, in its process identity.
+	EnvPodName = "POD_NAME"
+)
+
+// Defaults shared by the webhook's annotations and the sidecar's flags.
+const (
+	DefaultRedisURLEnv             = "REDIS_URL"
+	DefaultHeartbeatTimeoutSeconds = 60
+	DefaultQuietSignal             = "TSTP"
+)
