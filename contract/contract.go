@@ -41,6 +41,13 @@ const (
 	// EnvPodName carries the pod name from the downward API; Sidekiq uses the
 	// host name, which equals the pod name, in its process identity.
 	EnvPodName = "POD_NAME"
+	// EnvRedisOutageRestartAfter, when set to a duration, lets liveness fail
+	// after Redis has been unreachable that long (off by default).
+	EnvRedisOutageRestartAfter = "SIDEKIQ_PROBE_REDIS_OUTAGE_RESTART_AFTER"
+	// EnvRedisSentinels lists Redis Sentinel addresses (host:port, comma
+	// separated); with EnvRedisSentinelMaster it replaces the Redis URL's host.
+	EnvRedisSentinels      = "REDIS_SENTINELS"
+	EnvRedisSentinelMaster = "REDIS_SENTINEL_MASTER"
 )
 
 // Defaults shared by the webhook's annotations and the sidecar's flags.
