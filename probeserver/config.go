@@ -1,0 +1,146 @@
+package probeserver
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"syscall"
+	"time"
+
+	"sidekiq-probe.io/sidekiq-probe/contract"
+	"sidekiq-probe.io/sidekiq-probe/probeserver/redisconn"
+)
+
+// Config holds every setting of the sidecar. Each comes from a flag, else from
+// the environment variable the webhook sets, else a default.
+type Config struct {
+	Port int
+
+	Redis          redisconn.Settings
+	RedisNamespace string // the redis-namespace gem's prefix (Sidekiq 6.x), without ':'
+	// RedisOutageRestartAfter lets liveness fail once Redis has been
+	// unreachable this long; 0 never restarts Sidekiq for an outage.
+	RedisOutageRestartAfter time.Duration
+
+	HeartbeatTimeout time.Duration
+	MaxJobTime       time.Duration
+	QuietSignal      syscall.Signal
+	QuietSignalName  string // "TSTP" or "USR1", as Sidekiq's signal list wants it
+
+	// Hostname is the first part of Sidekiq's identity: $DYNO, else the pod
+	// name, else the host name (which Kubernetes sets to the pod name).
+	Hostname string
+	ProcRoot string
+}
+
+// MinHeartbeatTimeoutSeconds is the smallest timeout that still leaves room
+// for one missed beat of Sidekiq 7/8, which beats every 10 s.
+const MinHeartbeatTimeoutSeconds = 10
+
+// quietSignals are the signals Sidekiq treats as "stop fetching new jobs".
+var quietSignals = map[string]syscall.Signal{"TSTP": syscall.SIGTSTP, "USR1": syscall.SIGUSR1}
+
+// ParseConfig reads the flags in args, falling back to getenv. A bad value
+// gives an error naming the flag, its variable and what is accepted.
+func ParseConfig(args []string, getenv func(string) string, hostname func() (string, error)) (Config, error) {
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	urlEnv := env(contract.EnvRedisURLEnv, contract.DefaultRedisURLEnv)
+	// Sidekiq itself lets REDIS_PROVIDER name the variable that holds the URL.
+	if p := getenv("REDIS_PROVIDER"); p != "" && getenv(contract.EnvRedisURLEnv) == "" {
+		urlEnv = p
+	}
+
+	var (
+		c                                   Config
+		port, timeoutSecs, maxJobSecs       string
+		sentinels, quiet, outage, redisTime string
+	)
+	fs := flag.NewFlagSet("sidekiq-probe", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // the caller prints the returned error once
+	fs.StringVar(&port, "port", env(contract.EnvPort, strconv.Itoa(contract.DefaultPort)), "HTTP port ("+contract.EnvPort+")")
+	fs.StringVar(&c.Redis.URL, "redis-url", env(urlEnv, "redis://localhost:6379/0"), "Redis URL ($"+urlEnv+")")
+	fs.StringVar(&sentinels, "redis-sentinels", getenv(contract.EnvRedisSentinels), "Sentinel host:port list ("+contract.EnvRedisSentinels+")")
+	fs.StringVar(&c.Redis.SentinelMaster, "redis-sentinel-master", getenv(contract.EnvRedisSentinelMaster), "Sentinel master name ("+contract.EnvRedisSentinelMaster+")")
+	fs.StringVar(&c.RedisNamespace, "redis-namespace", getenv(contract.EnvRedisNamespace), "redis-namespace prefix ("+contract.EnvRedisNamespace+")")
+	fs.StringVar(&redisTime, "redis-timeout", "400ms", "bound on every Redis call")
+	fs.StringVar(&outage, "redis-outage-restart-after", env(contract.EnvRedisOutageRestartAfter, "0"), "fail liveness after Redis is unreachable this long, 0 never ("+contract.EnvRedisOutageRestartAfter+")")
+	fs.StringVar(&timeoutSecs, "heartbeat-timeout-seconds", env(contract.EnvHeartbeatTimeoutSeconds, strconv.Itoa(contract.DefaultHeartbeatTimeoutSeconds)), "heartbeat age that fails liveness ("+contract.EnvHeartbeatTimeoutSeconds+")")
+	fs.StringVar(&maxJobSecs, "max-job-seconds", env(contract.EnvMaxJobSeconds, "25"), "longest wait for running jobs at preStop ("+contract.EnvMaxJobSeconds+")")
+	fs.StringVar(&quiet, "quiet-signal", env(contract.EnvQuietSignal, contract.DefaultQuietSignal), "TSTP or USR1 ("+contract.EnvQuietSignal+")")
+	fs.StringVar(&c.Hostname, "hostname", "", "host name in Sidekiq's identity (default $DYNO, $"+contract.EnvPodName+", host name)")
+	fs.StringVar(&c.ProcRoot, "proc-root", "/proc", "where the shared PID namespace is mounted")
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+
+	var errs []error
+	bad := func(flagName, envName, value, want string) {
+		if envName != "" {
+			flagName += " / " + envName
+		}
+		errs = append(errs, fmt.Errorf("--%s %q: want %s", flagName, value, want))
+	}
+	var err error
+	if c.Port, err = strconv.Atoi(port); err != nil || c.Port < 1 || c.Port > 65535 {
+		bad("port", contract.EnvPort, port, "a port number 1-65535")
+	}
+	if secs, err := strconv.Atoi(timeoutSecs); err != nil || secs < MinHeartbeatTimeoutSeconds {
+		bad("heartbeat-timeout-seconds", contract.EnvHeartbeatTimeoutSeconds, timeoutSecs, fmt.Sprintf("whole seconds, at least %d", MinHeartbeatTimeoutSeconds))
+	} else {
+		c.HeartbeatTimeout = time.Duration(secs) * time.Second
+	}
+	if secs, err := strconv.Atoi(maxJobSecs); err != nil || secs < 1 {
+		bad("max-job-seconds", contract.EnvMaxJobSeconds, maxJobSecs, "whole seconds, at least 1")
+	} else {
+		c.MaxJobTime = time.Duration(secs) * time.Second
+	}
+	if sig, ok := quietSignals[quiet]; ok {
+		c.QuietSignal, c.QuietSignalName = sig, quiet
+	} else {
+		bad("quiet-signal", contract.EnvQuietSignal, quiet, "TSTP or USR1")
+	}
+	if c.RedisOutageRestartAfter, err = time.ParseDuration(outage); err != nil || c.RedisOutageRestartAfter < 0 {
+		bad("redis-outage-restart-after", contract.EnvRedisOutageRestartAfter, outage, `a duration such as "5m", or 0 to never restart`)
+	}
+	if c.Redis.Timeout, err = time.ParseDuration(redisTime); err != nil || c.Redis.Timeout <= 0 || c.Redis.Timeout >= time.Second {
+		bad("redis-timeout", "", redisTime, "a duration above 0 and below the kubelet's 1s probe timeout")
+	}
+	if _, err := redisconn.Options(c.Redis.URL); err != nil {
+		bad("redis-url", "$"+urlEnv, "(hidden)", err.Error())
+	}
+	if c.Redis.Sentinels, err = redisconn.ParseSentinels(sentinels); err != nil {
+		bad("redis-sentinels", contract.EnvRedisSentinels, sentinels, "host:port,host:port ("+err.Error()+")")
+	}
+	if len(c.Redis.Sentinels) > 0 && c.Redis.SentinelMaster == "" {
+		bad("redis-sentinel-master", contract.EnvRedisSentinelMaster, "", "the master's name when sentinels are given")
+	}
+	c.Redis.PoolSize = 4
+	if c.Hostname == "" {
+		c.Hostname = firstOf(getenv("DYNO"), getenv(contract.EnvPodName))
+	}
+	if c.Hostname == "" {
+		if c.Hostname, err = hostname(); err != nil {
+			errs = append(errs, fmt.Errorf("--hostname not given and the host name is unknown: %w", err))
+		}
+	}
+	return c, errors.Join(errs...)
+}
+
+func firstOf(values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,14 @@
+// Package probeserver is the probe sidecar that runs next to Sidekiq in a pod.
+//
+// It judges Sidekiq by the heartbeat Sidekiq itself writes to Redis every few
+// seconds (a hash named after the process identity, "hostname:pid:nonce"),
+// joins those hashes to the Sidekiq processes it sees in the pod's shared PID
+// namespace, and answers the kubelet's startup, liveness and readiness probes
+// and the preStop call that quiets Sidekiq and waits for its running jobs.
+//
+// The files follow the flow of a probe: config.go (settings), observe.go (one
+// look at /proc and one pipelined Redis round trip, giving a Snapshot),
+// heartbeat.go (reading Sidekiq's hash, whatever its version), rules.go (the
+// pure decisions), drain.go (preStop), server.go (HTTP and shutdown) and
+// metrics.go.
+package probeserver

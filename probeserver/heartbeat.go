@@ -1,0 +1,72 @@
+package probeserver
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+)
+
+// Heartbeat is what one Sidekiq process last wrote about itself.
+type Heartbeat struct {
+	Beat        time.Time // when it was written, by Sidekiq's clock (same node)
+	StartedAt   time.Time // when Sidekiq started, from info.started_at
+	Busy        int       // jobs running at that beat
+	Concurrency int
+	Quiet       bool
+	Version     string // "" before Sidekiq 7, which did not write it
+}
+
+// heartbeatInfo is the part of the "info" JSON we use. The fields are the same
+// from Sidekiq 6.4 to 8; 7 adds version and capsules, 8.1.2 moves concurrency
+// out of info into a hash field of its own.
+type heartbeatInfo struct {
+	StartedAt   float64 `json:"started_at"`
+	PID         int     `json:"pid"`
+	Concurrency int     `json:"concurrency"`
+	Version     string  `json:"version"`
+	Capsules    map[string]struct {
+		Concurrency int `json:"concurrency"`
+	} `json:"capsules"`
+}
+
+// parseHeartbeat reads the fields of a process hash (HGETALL). An empty hash
+// means there is none: it expired or was never written.
+func parseHeartbeat(h map[string]string) (*Heartbeat, error) {
+	if len(h) == 0 {
+		return nil, nil
+	}
+	var info heartbeatInfo
+	if err := json.Unmarshal([]byte(h["info"]), &info); err != nil {
+		return nil, fmt.Errorf("heartbeat info: %w", err)
+	}
+	beat, err := strconv.ParseFloat(h["beat"], 64)
+	if err != nil {
+		return nil, fmt.Errorf("heartbeat beat %q: %w", h["beat"], err)
+	}
+	hb := &Heartbeat{
+		Beat:        epoch(beat),
+		StartedAt:   epoch(info.StartedAt),
+		Quiet:       h["quiet"] == "true",
+		Version:     info.Version,
+		Concurrency: info.Concurrency,
+	}
+	if hb.Busy, err = strconv.Atoi(h["busy"]); err != nil {
+		return nil, fmt.Errorf("heartbeat busy %q: %w", h["busy"], err)
+	}
+	if c, err := strconv.Atoi(h["concurrency"]); err == nil {
+		hb.Concurrency = c // Sidekiq 8.1.2+
+	}
+	if hb.Concurrency == 0 {
+		for _, c := range info.Capsules {
+			hb.Concurrency += c.Concurrency
+		}
+	}
+	return hb, nil
+}
+
+func epoch(secs float64) time.Time {
+	whole, frac := math.Modf(secs)
+	return time.Unix(int64(whole), int64(frac*1e9))
+}

@@ -1,0 +1,250 @@
+package probeserver
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"sidekiq-probe.io/sidekiq-probe/probeserver/procfs"
+)
+
+// Snapshot is one look at the pod's Sidekiq processes and their heartbeats.
+type Snapshot struct {
+	At        time.Time
+	RedisErr  error // nil when Redis answered in time
+	RTT       time.Duration
+	Processes []Process
+}
+
+// Process is one Sidekiq process of the pod, joined to its heartbeat.
+type Process struct {
+	procfs.Process
+	Identity  string     // "" until its heartbeat was found
+	Heartbeat *Heartbeat // nil when the hash is missing or belongs to an older process
+	Jobs      int        // running jobs: the larger of busy and the work hash's size
+}
+
+// Name is how logs and probe bodies name the process.
+func (p Process) Name() string {
+	if p.Identity != "" {
+		return p.Identity
+	}
+	return "pid " + strconv.Itoa(p.PID)
+}
+
+// startSlack absorbs the rounding of /proc start times to clock ticks and of
+// started_at, which Sidekiq takes after boot, so it is never much earlier.
+const startSlack = 2 * time.Second
+
+// Observer takes Snapshots. It remembers each process's identity, so a
+// healthy probe costs one pipelined round trip and a hash is found even while
+// its identity is missing from the "processes" set (after a Redis freeze).
+type Observer struct {
+	Proc      procfs.FS
+	Redis     redis.Cmdable
+	Namespace string
+	Hostname  string
+	Self      int // our own pid, never a Sidekiq
+	Clock     func() time.Time
+
+	mu    sync.Mutex
+	known map[int]knownIdentity // by pid
+}
+
+type knownIdentity struct {
+	identity string
+	started  time.Time // process start, so a reused pid forgets the identity
+}
+
+// Snapshot looks at /proc, then asks Redis about every process found. Redis
+// errors land in the snapshot; only a failure to read /proc is returned.
+func (o *Observer) Snapshot(ctx context.Context) (Snapshot, error) {
+	procs, err := o.Proc.Sidekiqs(o.Self)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	o.forgetExcept(procs)
+	s := Snapshot{At: o.Clock(), Processes: make([]Process, len(procs))}
+	for i, p := range procs {
+		s.Processes[i] = Process{Process: p, Identity: o.identity(p)}
+	}
+	start := time.Now()
+	s.RedisErr = o.read(ctx, s.Processes)
+	s.RTT = time.Since(start)
+	return s, nil
+}
+
+func (o *Observer) identity(p procfs.Process) string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	k, ok := o.known[p.PID]
+	if !ok || !k.started.Equal(p.Started) {
+		return ""
+	}
+	return k.identity
+}
+
+// forgetExcept drops identities of processes that are gone.
+func (o *Observer) forgetExcept(procs []procfs.Process) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	alive := make(map[int]bool, len(procs))
+	for _, p := range procs {
+		alive[p.PID] = true
+	}
+	for pid := range o.known {
+		if !alive[pid] {
+			delete(o.known, pid)
+		}
+	}
+}
+
+func (o *Observer) remember(p Process) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.known == nil {
+		o.known = map[int]knownIdentity{}
+	}
+	o.known[p.PID] = knownIdentity{identity: p.Identity, started: p.Started}
+}
+
+func (o *Observer) key(k string) string {
+	if o.Namespace == "" {
+		return k
+	}
+	return o.Namespace + ":" + k
+}
+
+// read fills in identities and heartbeats. Processes with a known identity and
+// the "processes" set (when some identity is unknown) go in one pipeline;
+// candidates found in the set cost a second one, once per process.
+func (o *Observer) read(ctx context.Context, procs []Process) error {
+	var known []*Process
+	unknown := false
+	for i := range procs {
+		if procs[i].Identity != "" {
+			known = append(known, &procs[i])
+		} else {
+			unknown = true
+		}
+	}
+	var members *redis.StringSliceCmd
+	reads, err := o.pipeline(ctx, identities(known), func(p redis.Pipeliner) {
+		if unknown {
+			members = p.SMembers(ctx, o.key("processes"))
+		}
+	})
+	if err != nil {
+		return err
+	}
+	for i, p := range known {
+		o.fill(p, reads[i])
+	}
+	if !unknown {
+		return nil
+	}
+	return o.discover(ctx, procs, members.Val())
+}
+
+// discover joins processes without an identity to identities of the set
+// "hostname:pid:nonce". A reused pid (a restarted pod with a stable name) can
+// leave older identities with the same prefix; the one whose started_at is not
+// older than the process and whose beat is newest wins.
+func (o *Observer) discover(ctx context.Context, procs []Process, members []string) error {
+	var candidates []string
+	for _, m := range members {
+		if strings.HasPrefix(m, o.Hostname+":") {
+			candidates = append(candidates, m)
+		}
+	}
+	if len(candidates) == 0 {
+		return nil
+	}
+	reads, err := o.pipeline(ctx, candidates, nil)
+	if err != nil {
+		return err
+	}
+	for i := range procs {
+		p := &procs[i]
+		if p.Identity != "" {
+			continue
+		}
+		prefix := fmt.Sprintf("%s:%d:", o.Hostname, p.PID)
+		for j, id := range candidates {
+			if !strings.HasPrefix(id, prefix) {
+				continue
+			}
+			c := Process{Process: p.Process, Identity: id}
+			if o.fill(&c, reads[j]); c.Heartbeat == nil {
+				continue
+			}
+			if p.Heartbeat == nil || c.Heartbeat.Beat.After(p.Heartbeat.Beat) {
+				*p = c
+			}
+		}
+		if p.Identity != "" {
+			o.remember(*p)
+		}
+	}
+	return nil
+}
+
+// hashRead holds one identity's commands in a pipeline.
+type hashRead struct {
+	hash         *redis.MapStringStringCmd
+	work, worker *redis.IntCmd
+}
+
+// pipeline sends HGETALL plus the sizes of both work hashes (":work" since
+// 6.5, ":workers" in 6.4) per identity, and extra commands, in one round trip.
+func (o *Observer) pipeline(ctx context.Context, ids []string, extra func(redis.Pipeliner)) ([]hashRead, error) {
+	reads := make([]hashRead, len(ids))
+	_, err := o.Redis.Pipelined(ctx, func(p redis.Pipeliner) error {
+		if extra != nil {
+			extra(p)
+		}
+		for i, id := range ids {
+			reads[i] = hashRead{
+				hash:   p.HGetAll(ctx, o.key(id)),
+				work:   p.HLen(ctx, o.key(id+":work")),
+				worker: p.HLen(ctx, o.key(id+":workers")),
+			}
+		}
+		return nil
+	})
+	if err != nil && err != redis.Nil {
+		return nil, err
+	}
+	return reads, nil
+}
+
+// fill sets the heartbeat of p from its reads, dropping a hash that started
+// before the process did: it belongs to an earlier process with the same pid.
+// A hash that does not parse counts as missing: it says nothing about health,
+// and Redis did answer.
+func (o *Observer) fill(p *Process, r hashRead) {
+	hb, err := parseHeartbeat(r.hash.Val())
+	if err != nil {
+		hb = nil
+	}
+	if hb != nil && hb.StartedAt.Before(p.Started.Add(-startSlack)) {
+		hb = nil
+	}
+	p.Heartbeat = hb
+	if hb != nil {
+		p.Jobs = max(hb.Busy, int(r.work.Val()), int(r.worker.Val()))
+	}
+}
+
+func identities(ps []*Process) []string {
+	ids := make([]string, len(ps))
+	for i, p := range ps {
+		ids[i] = p.Identity
+	}
+	return ids
+}
