@@ -1,0 +1,194 @@
+package webhook
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"sidekiq-probe.io/sidekiq-probe/contract"
+)
+
+// Config is what one pod asks for: its annotations parsed, checked and
+// completed with defaults. Parsing is the only place that reads annotations.
+type Config struct {
+	// Container is the index of the Sidekiq container in spec.containers.
+	Container               int
+	MaxJobSeconds           int
+	ShutdownTimeoutSeconds  int
+	Port                    int32
+	QuietSignal             string
+	RedisURLEnv             string
+	HeartbeatTimeoutSeconds int
+}
+
+// sidekiqDefaultTimeout is Sidekiq's own default for -t.
+const sidekiqDefaultTimeout = 25
+
+// graceMargin is added to the job and shutdown times: time for the preStop
+// call, the SIGTERM delivery and Sidekiq pushing unfinished jobs back.
+const graceMargin = 15
+
+var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// parseConfig reads the annotations of a pod that asked for injection. The
+// error, if any, is an *InvalidError; warnings say which defaults were guessed.
+func parseConfig(meta *metav1.ObjectMeta, spec *corev1.PodSpec, opts Options) (Config, []string, error) {
+	a := meta.Annotations
+	var warnings []string
+	cfg := Config{}
+
+	if spec.ShareProcessNamespace != nil && !*spec.ShareProcessNamespace {
+		return cfg, nil, &InvalidError{Field: "spec.shareProcessNamespace", Value: "false",
+			Accepted: "true or unset: the sidecar must see the Sidekiq process to signal it"}
+	}
+
+	i, err := sidekiqContainer(a[AnnotationContainer], spec)
+	if err != nil {
+		return cfg, nil, err
+	}
+	cfg.Container = i
+	sidekiq := &spec.Containers[i]
+
+	if v, ok := a[AnnotationMaxJobSeconds]; ok {
+		if cfg.MaxJobSeconds, err = parseInt(AnnotationMaxJobSeconds, v, maxJobRange); err != nil {
+			return cfg, nil, err
+		}
+	} else {
+		cfg.MaxJobSeconds = opts.DefaultMaxJobSeconds
+		warnings = append(warnings, fmt.Sprintf("%s is not set: assuming jobs take at most %d seconds",
+			AnnotationMaxJobSeconds, cfg.MaxJobSeconds))
+	}
+
+	timeout, warning, err := shutdownTimeoutOf(a, sidekiq)
+	if err != nil {
+		return cfg, nil, err
+	}
+	cfg.ShutdownTimeoutSeconds = timeout
+	if warning != "" {
+		warnings = append(warnings, warning)
+	}
+
+	cfg.Port = contract.DefaultPort
+	if v, ok := a[AnnotationPort]; ok {
+		p, err := parseInt(AnnotationPort, v, portRange)
+		if err != nil {
+			return cfg, nil, err
+		}
+		cfg.Port = int32(p)
+	}
+	if err := checkPortFree(cfg.Port, spec); err != nil {
+		return cfg, nil, err
+	}
+
+	cfg.QuietSignal = contract.DefaultQuietSignal
+	if v, ok := a[AnnotationQuietSignal]; ok {
+		if v != "TSTP" && v != "USR1" {
+			return cfg, nil, &InvalidError{Field: AnnotationQuietSignal, Value: v,
+				Accepted: `"TSTP", or "USR1" for Sidekiq < 5`}
+		}
+		cfg.QuietSignal = v
+	}
+
+	cfg.RedisURLEnv = contract.DefaultRedisURLEnv
+	if v, ok := a[AnnotationRedisURLEnv]; ok {
+		if !envNameRE.MatchString(v) {
+			return cfg, nil, &InvalidError{Field: AnnotationRedisURLEnv, Value: v,
+				Accepted: "an environment variable name: letters, digits and _, not starting with a digit"}
+		}
+		cfg.RedisURLEnv = v
+	}
+
+	cfg.HeartbeatTimeoutSeconds = contract.DefaultHeartbeatTimeoutSeconds
+	if v, ok := a[AnnotationHeartbeatTimeoutSeconds]; ok {
+		if cfg.HeartbeatTimeoutSeconds, err = parseInt(AnnotationHeartbeatTimeoutSeconds, v, heartbeatTimeoutRange); err != nil {
+			return cfg, nil, err
+		}
+	}
+	return cfg, warnings, nil
+}
+
+// sidekiqContainer finds the index of the Sidekiq container, by name when
+// the annotation gives one, else by the rules of AnnotationContainer.
+func sidekiqContainer(name string, spec *corev1.PodSpec) (int, error) {
+	var candidates []int // every container but our sidecar
+	var names []string
+	for i, c := range spec.Containers {
+		if c.Name != contract.ContainerName {
+			candidates = append(candidates, i)
+			names = append(names, strconv.Quote(c.Name))
+		}
+	}
+	accepted := "the name of one of the pod's containers: " + strings.Join(names, ", ")
+	if len(names) == 0 {
+		accepted = "a pod with a Sidekiq container"
+	}
+	if name != "" {
+		for _, i := range candidates {
+			if spec.Containers[i].Name == name {
+				return i, nil
+			}
+		}
+		return 0, &InvalidError{Field: AnnotationContainer, Value: name, Accepted: accepted}
+	}
+	if len(candidates) == 1 {
+		return candidates[0], nil
+	}
+	for _, i := range candidates {
+		if sidekiqWords(&spec.Containers[i]) != nil {
+			return i, nil
+		}
+	}
+	return 0, &InvalidError{Field: AnnotationContainer, Value: "",
+		Accepted: accepted + " (no container's command runs sidekiq, so it must be named)"}
+}
+
+// shutdownTimeoutOf takes the annotation, else Sidekiq's -t flag, else 25.
+// A -t value that is not a plain number (a "$TIMEOUT" in a script) cannot be
+// read here, so it only earns a warning, not a denial.
+func shutdownTimeoutOf(a map[string]string, sidekiq *corev1.Container) (n int, warning string, err error) {
+	if v, ok := a[AnnotationShutdownTimeoutSeconds]; ok {
+		n, err := parseInt(AnnotationShutdownTimeoutSeconds, v, shutdownTimeoutRange)
+		return n, "", err
+	}
+	v, ok := shutdownTimeout(sidekiqWords(sidekiq))
+	if !ok {
+		return sidekiqDefaultTimeout, "", nil
+	}
+	n, err = strconv.Atoi(v)
+	if err != nil || n < shutdownTimeoutRange.min || n > shutdownTimeoutRange.max {
+		return sidekiqDefaultTimeout, fmt.Sprintf("cannot read Sidekiq's timeout %q from container %q: assuming %d seconds; set %s",
+			v, sidekiq.Name, sidekiqDefaultTimeout, AnnotationShutdownTimeoutSeconds), nil
+	}
+	return n, "", nil
+}
+
+// checkPortFree denies a port another container already declares: the gem
+// sidekiq_alive and Sidekiq Enterprise's health check both listen on 7433.
+func checkPortFree(port int32, spec *corev1.PodSpec) error {
+	for _, c := range slices.Concat(spec.InitContainers, spec.Containers) {
+		if c.Name == contract.ContainerName {
+			continue
+		}
+		for _, p := range c.Ports {
+			if p.ContainerPort == port {
+				return &InvalidError{Field: AnnotationPort, Value: strconv.Itoa(int(port)),
+					Accepted: fmt.Sprintf("an integer %s that no container declares (container %q declares %d)",
+						portRange, c.Name, port)}
+			}
+		}
+	}
+	return nil
+}
+
+func parseInt(key, v string, r intRange) (int, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < r.min || n > r.max {
+		return 0, &InvalidError{Field: key, Value: v, Accepted: "an integer " + r.String()}
+	}
+	return n, nil
+}

@@ -1,0 +1,29 @@
+// Package webhook turns an annotated Sidekiq pod into a safely probed,
+// gracefully stopping one. The admission handler and the inject command run
+// the same code.
+//
+// The pipeline, one step per file:
+//
+//	shouldInject (mutate.go)   metadata only: annotated? mirror pod?  -> SkipReason
+//	parseConfig  (config.go)   annotations -> typed Config             -> *InvalidError
+//	apply        (mutate.go)   the mutation, on a DeepCopy             -> warnings
+//
+// Mutate runs the three on a pod template (metadata + pod spec), so it
+// serves a Pod and a Deployment's template alike. It is idempotent: a
+// template that already has the sidecar is completed, never given a second
+// one, and Mutate of its own output changes nothing.
+//
+// Around it:
+//
+//   - annotations.go: every annotation key and the values it accepts.
+//   - Options: the webhook-wide flags (sidecar image, native sidecar,
+//     default max job seconds), checked by Options.Validate.
+//   - Handler: the admission.Handler for pod creation. It reports every
+//     request as a Decision to its Observe func, which is where the server
+//     hangs logs and metrics.
+//   - MutateObject: Mutate for a whole JSON object of any kind (Pod,
+//     Deployment, CronJob, ...), keeping every field it does not change;
+//     used by the inject command.
+//   - createPatch (patch.go): the JSON patch, diffed from the raw request
+//     with the decoding noise removed; no hand-built patch paths.
+package webhook

@@ -1,0 +1,135 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+)
+
+// Result is what the handler answered.
+type Result int
+
+const (
+	// Injected: allowed with a patch.
+	Injected Result = iota
+	// Unchanged: annotated, but already complete; allowed without a patch.
+	Unchanged
+	// Skipped: not for us (see SkipReason); allowed without a patch.
+	Skipped
+	// Denied: an annotation or field is invalid (see DenyField).
+	Denied
+	// Errored: the request could not be handled (bad body, internal error).
+	Errored
+)
+
+var resultNames = [...]string{"injected", "unchanged", "skipped", "denied", "errored"}
+
+// String is a stable name, fit for a metric label.
+func (r Result) String() string {
+	if r < 0 || int(r) >= len(resultNames) {
+		return "unknown"
+	}
+	return resultNames[r]
+}
+
+// Decision is the account of one admission request, given to Observe.
+type Decision struct {
+	Result     Result
+	SkipReason SkipReason // for Skipped and Unchanged
+	DenyField  string     // for Denied: the annotation or field at fault
+	Message    string     // for Denied and Errored: the reason given
+	Warnings   []string
+	// The pod; Name is often empty on creation, GenerateName then says whose.
+	Namespace, Name, GenerateName string
+}
+
+// Handler is the admission handler for pod creation.
+type Handler struct {
+	Options Options
+	Decoder admission.Decoder
+	// OwnNamespace is the webhook's namespace, whose pods are never injected.
+	OwnNamespace string
+	// Observe, when set, is called once per request with the decision; it is
+	// how the server logs and counts without the handler knowing how.
+	Observe func(context.Context, Decision)
+}
+
+// NewHandler returns a Handler with a decoder for pods.
+func NewHandler(opts Options, ownNamespace string) (*Handler, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	scheme := runtime.NewScheme()
+	if err := corev1.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	return &Handler{Options: opts, Decoder: admission.NewDecoder(scheme), OwnNamespace: ownNamespace}, nil
+}
+
+var _ admission.Handler = (*Handler)(nil)
+
+// Handle implements admission.Handler. A dry run is answered like any other
+// request: the handler has no side effects.
+func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.Response {
+	resp, d := h.decide(req)
+	d.Namespace, d.Name = req.Namespace, req.Name
+	if h.Observe != nil {
+		h.Observe(ctx, d)
+	}
+	return resp.WithWarnings(d.Warnings...)
+}
+
+func (h *Handler) decide(req admission.Request) (admission.Response, Decision) {
+	if req.Operation != admissionv1.Create || req.Kind.Kind != "Pod" || req.SubResource != "" {
+		return admission.Allowed(""), Decision{Result: Skipped, SkipReason: NotPodCreate}
+	}
+	if h.Decoder == nil {
+		err := errors.New("the handler has no decoder: build it with NewHandler")
+		return admission.Errored(http.StatusInternalServerError, err), Decision{Result: Errored, Message: err.Error()}
+	}
+	var pod corev1.Pod
+	if err := h.Decoder.Decode(req, &pod); err != nil {
+		return admission.Errored(http.StatusBadRequest, err), Decision{Result: Errored, Message: err.Error()}
+	}
+	d := Decision{GenerateName: pod.GenerateName}
+	if req.Namespace != "" && req.Namespace == h.OwnNamespace {
+		d.Result, d.SkipReason = Skipped, OwnNamespace
+		return admission.Allowed(""), d
+	}
+
+	tmpl := &corev1.PodTemplateSpec{ObjectMeta: pod.ObjectMeta, Spec: pod.Spec}
+	out, outcome, err := Mutate(tmpl, h.Options)
+	d.Warnings = outcome.Warnings
+	var invalid *InvalidError
+	switch {
+	case errors.As(err, &invalid):
+		d.Result, d.DenyField, d.Message = Denied, invalid.Field, invalid.Error()
+		return admission.Denied(d.Message), d
+	case err != nil:
+		d.Result, d.Message = Errored, err.Error()
+		return admission.Errored(http.StatusInternalServerError, err), d
+	case outcome.Skip == AlreadyInjected:
+		d.Result, d.SkipReason = Unchanged, outcome.Skip
+		return admission.Allowed(""), d
+	case outcome.Skip != NotSkipped:
+		d.Result, d.SkipReason = Skipped, outcome.Skip
+		return admission.Allowed(""), d
+	}
+
+	mutated := pod.DeepCopy()
+	mutated.ObjectMeta, mutated.Spec = out.ObjectMeta, out.Spec
+	ops, err := createPatch(req.Object.Raw, &pod, mutated)
+	if err != nil {
+		err = fmt.Errorf("computing the patch: %w", err)
+		d.Result, d.Message = Errored, err.Error()
+		return admission.Errored(http.StatusInternalServerError, err), d
+	}
+	d.Result = Injected
+	return admission.Patched("", ops...), d
+}

@@ -1,0 +1,59 @@
+package webhook
+
+import (
+	"encoding/json"
+	"slices"
+
+	"gomodules.xyz/jsonpatch/v2"
+)
+
+// createPatch returns the JSON patch from raw (the object as the user or the
+// API server sent it) to mutated, minus the scheme noise.
+//
+// Decoding raw into a Go type and encoding it again is not the identity:
+// fields the type does not know vanish (a "remove" op would delete them)
+// and empty defaults appear ("creationTimestamp": null). Those differences
+// are exactly the ops of the patch from raw to original (raw decoded and
+// re-encoded, unmutated); an op found in both patches is noise and is
+// dropped, so the patch holds only what the mutation changed. This is
+// controller-runtime's dropSchemeRemovals, applied to every kind of op.
+//
+// The mutation only appends to lists, so an index names the same element in
+// both patches.
+func createPatch(raw []byte, original, mutated any) ([]jsonpatch.JsonPatchOperation, error) {
+	originalJSON, err := json.Marshal(original)
+	if err != nil {
+		return nil, err
+	}
+	mutatedJSON, err := json.Marshal(mutated)
+	if err != nil {
+		return nil, err
+	}
+	ops, err := jsonpatch.CreatePatch(raw, mutatedJSON)
+	if err != nil {
+		return nil, err
+	}
+	noise, err := jsonpatch.CreatePatch(raw, originalJSON)
+	if err != nil {
+		return nil, err
+	}
+	return withoutNoise(ops, noise), nil
+}
+
+func withoutNoise(ops, noise []jsonpatch.JsonPatchOperation) []jsonpatch.JsonPatchOperation {
+	if len(noise) == 0 {
+		return ops
+	}
+	seen := make(map[string]bool, len(noise))
+	for _, op := range noise {
+		seen[opKey(op)] = true
+	}
+	return slices.DeleteFunc(ops, func(op jsonpatch.JsonPatchOperation) bool { return seen[opKey(op)] })
+}
+
+// opKey identifies an op by its JSON form: its value may be a map or slice,
+// which Go cannot compare or use as a map key.
+func opKey(op jsonpatch.JsonPatchOperation) string {
+	b, _ := json.Marshal(op) // a value decoded from JSON always encodes
+	return string(b)
+}

@@ -1,0 +1,83 @@
+package webhook
+
+import (
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"sidekiq-probe.io/sidekiq-probe/contract"
+)
+
+// Probe timings. The sidecar already applies the heartbeat timeout before
+// it answers "not alive", so the kubelet need not wait again: one failure is
+// enough, and detection takes the heartbeat timeout plus at most one period.
+// Every field the API server would default is stated, so that a reinvoked
+// webhook sees exactly what it wrote.
+const (
+	// Startup: a Rails app can take minutes to boot; allow 5 minutes
+	// (5 s x 60) for Sidekiq's first heartbeat before liveness takes over.
+	startupPeriod, startupFailures = 5, 60
+	// Liveness: every 10 s, one failure restarts Sidekiq.
+	livenessPeriod, livenessFailures = 10, 1
+	// Readiness only gates rollouts (Sidekiq serves no traffic): every 10 s.
+	readinessPeriod, readinessFailures = 10, 1
+	// The sidecar answers from its last Redis read, but Redis round trips on
+	// a busy node can stall it; 2 s is the floor, 5 s spares a needless restart.
+	probeTimeout = 5
+)
+
+func httpGet(path string, port int32) corev1.ProbeHandler {
+	return corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
+		Path:   path,
+		Port:   intstr.FromInt32(port), // by number: a port name resolves only in its own container
+		Scheme: corev1.URISchemeHTTP,
+	}}
+}
+
+func probe(path string, port int32, period, failures int32) *corev1.Probe {
+	return &corev1.Probe{
+		ProbeHandler:     httpGet(path, port),
+		PeriodSeconds:    period,
+		TimeoutSeconds:   probeTimeout,
+		SuccessThreshold: 1,
+		FailureThreshold: failures,
+	}
+}
+
+// isOurs tells our own handler (from an earlier pass) from the user's.
+func isOurs(h corev1.ProbeHandler, path string, port int32) bool {
+	return h.HTTPGet != nil && h.HTTPGet.Path == path && h.HTTPGet.Port == intstr.FromInt32(port)
+}
+
+// setProbes gives the Sidekiq container its probes and preStop hook, keeping
+// any the user set, with a warning.
+func setProbes(c *corev1.Container, port int32) []string {
+	var warnings []string
+	keep := func(what string) {
+		warnings = append(warnings, fmt.Sprintf("container %q already has a %s: it is kept, the sidecar's is not used", c.Name, what))
+	}
+	set := func(p **corev1.Probe, what, path string, period, failures int32) {
+		switch {
+		case *p == nil:
+			*p = probe(path, port, period, failures)
+		case !isOurs((*p).ProbeHandler, path, port):
+			keep(what)
+		}
+	}
+	set(&c.StartupProbe, "startupProbe", contract.PathStartup, startupPeriod, startupFailures)
+	set(&c.LivenessProbe, "livenessProbe", contract.PathLive, livenessPeriod, livenessFailures)
+	set(&c.ReadinessProbe, "readinessProbe", contract.PathReady, readinessPeriod, readinessFailures)
+
+	if c.Lifecycle == nil {
+		c.Lifecycle = &corev1.Lifecycle{}
+	}
+	switch pre := c.Lifecycle.PreStop; {
+	case pre == nil:
+		h := httpGet(contract.PathPreStop, port)
+		c.Lifecycle.PreStop = &corev1.LifecycleHandler{HTTPGet: h.HTTPGet}
+	case !isOurs(corev1.ProbeHandler{HTTPGet: pre.HTTPGet}, contract.PathPreStop, port):
+		keep("preStop hook")
+	}
+	return warnings
+}
