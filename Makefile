@@ -34,3 +34,18 @@ deps: ## Install what the tests need (Debian packages, tool binaries).
 .PHONY: test
 test: deps lint ## Run the whole test suite (what CI runs).
 	$(GO_TEST) ./...
+
+# helm for the chart tests (test/chart), built from its Go module (~80 s cold).
+# A go-installed helm reports Kubernetes v1.20: pass --kube-version.
+HELM_VERSION      := v3.22.0
+# The Kubernetes version the chart is linted for: the e2e tests' API server.
+HELM_KUBE_VERSION := v1.37.2
+
+deps: $(BIN)/helm
+
+$(BIN)/helm:
+	GOBIN=$(BIN) go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+.PHONY: chart-lint
+chart-lint: $(BIN)/helm ## Lint the Helm chart (helm lint --strict).
+	$(BIN)/helm lint --strict charts/sidekiq-probe --kube-version $(HELM_KUBE_VERSION)
