@@ -1,0 +1,128 @@
+package probeserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Signaler sends a signal to a process: syscall.Kill in production. Tests
+// inject one to see the fallback taken when the kernel refuses.
+type Signaler func(pid int, sig syscall.Signal) error
+
+// drainPoll is how often a drain looks at the running jobs. Sidekiq only
+// reports them once per heartbeat (5 or 10 s), so a second is plenty.
+const drainPoll = time.Second
+
+// drain is the one preStop drain of the pod. Every call to PreStop, at the
+// same time or later, waits for this same drain and gets its result.
+type drain struct {
+	once   sync.Once
+	done   chan struct{} // closed when result is set
+	result Verdict
+}
+
+// PreStop quiets every Sidekiq process of the pod and waits until none runs a
+// job, or MaxJobTime has passed. It returns early with a failure only when
+// ctx ends first; the drain itself goes on.
+func (s *Server) PreStop(ctx context.Context) Verdict {
+	s.drain.once.Do(func() {
+		s.mu.Lock()
+		s.hist.Quieted = true // readiness drops now, not a heartbeat later
+		s.mu.Unlock()
+		s.log.Info("preStop: quieting sidekiq", "max_job_time", s.cfg.MaxJobTime)
+		go s.runDrain()
+	})
+	select {
+	case <-s.drain.done:
+		return s.drain.result
+	case <-ctx.Done():
+		return fail(nil, "caller left before the drain ended")
+	}
+}
+
+func (s *Server) runDrain() {
+	defer close(s.drain.done)
+	deadline := s.clock().Add(s.cfg.MaxJobTime)
+	signalled := map[int]bool{}
+	for {
+		snap, _, err := s.look(context.Background())
+		if err != nil {
+			s.log.Error("preStop: reading /proc", "err", err)
+		} else {
+			// Signal every round: a process may appear, or a signal may
+			// have failed while Redis was away.
+			for _, p := range snap.Processes {
+				if !signalled[p.PID] {
+					signalled[p.PID] = s.quiet(p)
+				}
+			}
+			if wait := stillRunning(snap); wait == "" {
+				s.drain.result = pass("drained: no job running")
+				s.log.Info("preStop: drained")
+				return
+			} else if !s.clock().Before(deadline) {
+				s.drain.result = pass(fmt.Sprintf("max-job-seconds passed, %s", wait))
+				s.log.Warn("preStop: gave up waiting", "still", wait)
+				return
+			}
+		}
+		if !s.clock().Before(deadline) {
+			s.drain.result = pass("max-job-seconds passed")
+			return
+		}
+		time.Sleep(drainPoll)
+	}
+}
+
+// quiet sends the quiet signal to p, or, when the kernel refuses (another
+// UID, no CAP_KILL), pushes it to the list Sidekiq reads at every heartbeat.
+// It reports whether p got the signal one way or the other.
+func (s *Server) quiet(p Process) bool {
+	err := s.signal(p.PID, s.cfg.QuietSignal)
+	switch {
+	case err == nil, errors.Is(err, syscall.ESRCH):
+		s.log.Info("preStop: signalled", "process", p.Name(), "signal", s.cfg.QuietSignalName, "err", err)
+		return true
+	case !errors.Is(err, syscall.EPERM):
+		s.log.Error("preStop: signal", "process", p.Name(), "err", err)
+		return false
+	case p.Identity == "":
+		s.log.Error("preStop: may not signal and no heartbeat to reach it through Redis yet", "process", p.Name())
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Redis.Timeout)
+	defer cancel()
+	key := s.obs.key(p.Identity + "-signals")
+	if err := s.obs.Redis.LPush(ctx, key, s.cfg.QuietSignalName).Err(); err != nil {
+		s.log.Error("preStop: signal through redis", "process", p.Name(), "err", err)
+		return false
+	}
+	s.log.Info("preStop: signal pushed through redis", "process", p.Name(), "key", key)
+	return true
+}
+
+// stillRunning says what the drain still waits for, or "" when done. A
+// process counts as drained once a heartbeat says it is quiet and runs no
+// job: the quiet flag proves the beat was written after it stopped fetching.
+func stillRunning(s Snapshot) string {
+	if s.RedisErr != nil && len(s.Processes) > 0 {
+		return "redis unreachable"
+	}
+	var waits []string
+	for _, p := range s.Processes {
+		switch {
+		case p.Heartbeat == nil:
+			waits = append(waits, p.Name()+": no heartbeat")
+		case !p.Heartbeat.Quiet:
+			waits = append(waits, p.Name()+": not quiet yet")
+		case p.Jobs > 0:
+			waits = append(waits, fmt.Sprintf("%s: %d jobs running", p.Name(), p.Jobs))
+		}
+	}
+	return strings.Join(waits, "; ")
+}
