@@ -61,6 +61,9 @@ func TestCertManager_IssuesTheCertificateAndInjectsTheCA(t *testing.T) {
 func TestCertManager_DropsTheSelfManagedSecretAndRBAC(t *testing.T) {
 	t.Parallel()
 	objs := render(t, certManagerArgs...)
+	if token := only[*appsv1.Deployment](t, objs).Spec.Template.Spec.AutomountServiceAccountToken; token == nil || *token {
+		t.Error("want automountServiceAccountToken: false, with cert-manager the webhook only reads its cert dir")
+	}
 	counts := map[string]int{
 		"Secret":             len(all[*corev1.Secret](objs)),
 		"Role":               len(all[*rbacv1.Role](objs)),
