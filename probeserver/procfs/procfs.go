@@ -52,7 +52,7 @@ func (p FS) Sidekiqs(self int) ([]Process, error) {
 	var found []Process
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == self || !e.IsDir() {
+		if err != nil || pid == self {
 			continue
 		}
 		argv, err := p.cmdline(pid)
