@@ -1,0 +1,134 @@
+package probeserver
+
+import (
+	"bytes"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"sidekiq-probe.io/sidekiq-probe/internal/testsidekiq"
+)
+
+// The sidecar and Sidekiq under different UIDs, as under Pod Security
+// "restricted": the kernel refuses the quiet signal (EPERM), and the sidecar
+// must push it through Redis instead. This runs the real binary.
+func TestBinary_PreStopFallsBackToRedisWhenTheSignalIsRefused(t *testing.T) {
+	t.Parallel()
+	p := startPod(t, podOptions{})
+	sk := p.sidekiq(testsidekiq.Options{Concurrency: 1, Credential: &syscall.Credential{Uid: 65534, Gid: 65534}})
+	if err := testsidekiq.Enqueue(p.ctx(), p.rdb, 6, "running"); err != nil {
+		t.Fatal(err)
+	}
+	testsidekiq.WaitFor(t, 10*time.Second, "the job to start", func() bool { return len(testsidekiq.Started(p.ctx(), p.rdb)) == 1 })
+
+	port := freePort(t)
+	logs := &lockedBuffer{}
+	cmd := exec.Command(testsidekiq.BuildProbe(t), "--port="+strconv.Itoa(port), "--proc-root="+p.procDir,
+		"--hostname="+p.hostname, "--max-job-seconds=40", "--heartbeat-timeout-seconds=10")
+	cmd.Env = []string{"REDIS_URL=" + p.redis.URL}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65532, Gid: 65532}}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+		if t.Failed() {
+			t.Logf("sidecar log:\n%s", logs.String())
+		}
+	})
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	testsidekiq.WaitFor(t, 10*time.Second, "the sidecar's /startupz", func() bool {
+		resp, err := http.Get(base + "/startupz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+
+	resp, err := http.Get(base + "/prestop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v Verdict
+	_ = json.NewDecoder(resp.Body).Decode(&v)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || v.Reason != "drained: no job running" {
+		t.Errorf("/prestop = %d %+v", resp.StatusCode, v)
+	}
+	if done := testsidekiq.Done(p.ctx(), p.rdb); !slices.Contains(done, "running") {
+		t.Errorf("/prestop returned before the job finished (done: %q)", done)
+	}
+	if !strings.Contains(logs.String(), "signal pushed through redis") {
+		t.Errorf("the sidecar did not take the Redis fallback; log:\n%s", logs.String())
+	}
+
+	// SIGTERM to both, as a non-native sidecar gets it: the sidecar stays
+	// until Sidekiq is gone, then exits.
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	_ = sk.Signal(syscall.SIGTERM)
+	select {
+	case <-sk.Exited():
+	case <-time.After(20 * time.Second):
+		t.Fatal("sidekiq still running 20 s after SIGTERM")
+	}
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("sidecar still running 10 s after Sidekiq exited")
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("sidecar exit code %d", code)
+	}
+}
+
+func TestBinary_BadSettingExitsNamingIt(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command(testsidekiq.BuildProbe(t), "--heartbeat-timeout-seconds=3")
+	out, err := cmd.CombinedOutput()
+	if err == nil || cmd.ProcessState.ExitCode() != 2 {
+		t.Fatalf("exit %v, want 2", err)
+	}
+	if !strings.Contains(string(out), "--heartbeat-timeout-seconds / SIDEKIQ_PROBE_HEARTBEAT_TIMEOUT_SECONDS") {
+		t.Errorf("output %q does not name the setting", out)
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
