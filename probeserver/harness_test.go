@@ -133,3 +133,16 @@ func testLogger() *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
+
+func (p *testPod) getText(path string) string {
+	p.t.Helper()
+	resp, err := http.Get(p.base + path)
+	if err != nil {
+		p.t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
