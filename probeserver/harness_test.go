@@ -22,7 +22,7 @@ import (
 // testPod is one "pod": its own redis-server, the Sidekiq processes linked
 // into its /proc view, and a probe server answering on 127.0.0.1.
 type testPod struct {
-	t        *testing.T
+	t        testing.TB
 	redis    *testsidekiq.Redis
 	rdb      *redis.Client // for test assertions
 	hostname string
@@ -37,7 +37,7 @@ type podOptions struct {
 	namespace        string
 }
 
-func startPod(t *testing.T, o podOptions) *testPod {
+func startPod(t testing.TB, o podOptions) *testPod {
 	t.Helper()
 	if o.heartbeatTimeout == 0 {
 		o.heartbeatTimeout = 10 * time.Second
