@@ -123,10 +123,11 @@ func sidekiqContainer(name string, spec *corev1.PodSpec) (int, error) {
 			names = append(names, strconv.Quote(c.Name))
 		}
 	}
-	accepted := "the name of one of the pod's containers: " + strings.Join(names, ", ")
 	if len(names) == 0 {
-		accepted = "a pod with a Sidekiq container"
+		return 0, &InvalidError{Field: "spec.containers", Value: "",
+			Accepted: "a pod with a Sidekiq container besides " + contract.ContainerName}
 	}
+	accepted := "the name of one of the pod's containers: " + strings.Join(names, ", ")
 	if name != "" {
 		for _, i := range candidates {
 			if spec.Containers[i].Name == name {

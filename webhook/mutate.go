@@ -67,19 +67,20 @@ func apply(t *corev1.PodTemplateSpec, cfg Config, opts Options) []string {
 	warnings := setProbes(sidekiq, cfg.Port)
 	uid := effectiveUID(sidekiq, spec.SecurityContext)
 	if uid != nil && *uid == 0 {
-		warnings = append(warnings, fmt.Sprintf("container %q runs as root: the sidecar may not, so it asks Sidekiq to stop through Redis instead of a signal", sidekiq.Name))
+		warnings = append(warnings, fmt.Sprintf("container %q runs as root, which the sidecar may not (Pod Security restricted): the sidecar runs as its image's user and cannot signal Sidekiq directly", sidekiq.Name))
 	}
 
 	// Complete the sidecar where it is, never add a second one.
+	var redisWarning string
 	switch c := findContainer(spec.InitContainers); {
 	case c != nil:
-		completeSidecar(c, sidekiq, uid, cfg, opts)
+		redisWarning = completeSidecar(c, sidekiq, uid, cfg, opts)
 		c.RestartPolicy = ptr.To(corev1.ContainerRestartPolicyAlways)
 	case findContainer(spec.Containers) != nil:
-		completeSidecar(findContainer(spec.Containers), sidekiq, uid, cfg, opts)
+		redisWarning = completeSidecar(findContainer(spec.Containers), sidekiq, uid, cfg, opts)
 	default:
 		var c corev1.Container
-		completeSidecar(&c, sidekiq, uid, cfg, opts)
+		redisWarning = completeSidecar(&c, sidekiq, uid, cfg, opts)
 		// Appended, not prepended: the indexes of the user's containers stay
 		// put, and a native sidecar still starts after the user's init
 		// containers but before Sidekiq.
@@ -89,6 +90,9 @@ func apply(t *corev1.PodTemplateSpec, cfg Config, opts Options) []string {
 		} else {
 			spec.Containers = append(spec.Containers, c)
 		}
+	}
+	if redisWarning != "" {
+		warnings = append(warnings, redisWarning)
 	}
 
 	// preStop waits up to max-job-seconds, then SIGTERM gives Sidekiq its own

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 
@@ -20,7 +21,8 @@ var sidecarCommand = []string{"/sidekiq-probe"}
 // webhook owns (image, command, its port and environment) and fills what the
 // user may tune (resources, security context) only when unset, so running
 // it again on its own output changes nothing.
-func completeSidecar(c, sidekiq *corev1.Container, uid *int64, cfg Config, opts Options) {
+// It returns a warning when Sidekiq's Redis URL variable is nowhere declared.
+func completeSidecar(c, sidekiq *corev1.Container, uid *int64, cfg Config, opts Options) (warning string) {
 	c.Name = contract.ContainerName
 	c.Image = opts.SidecarImage
 	c.Command = slices.Clone(sidecarCommand)
@@ -33,7 +35,10 @@ func completeSidecar(c, sidekiq *corev1.Container, uid *int64, cfg Config, opts 
 	setEnv(c, corev1.EnvVar{Name: contract.EnvHeartbeatTimeoutSeconds, Value: strconv.Itoa(cfg.HeartbeatTimeoutSeconds)})
 	setEnv(c, corev1.EnvVar{Name: contract.EnvQuietSignal, Value: cfg.QuietSignal})
 	setEnv(c, corev1.EnvVar{Name: contract.EnvRedisURLEnv, Value: cfg.RedisURLEnv})
-	copyRedisURL(c, sidekiq, cfg.RedisURLEnv)
+	if !copyRedisURL(c, sidekiq, cfg.RedisURLEnv) {
+		warning = fmt.Sprintf("container %q declares no %s, neither in env nor through envFrom: the sidecar falls back to its default Redis URL, as Sidekiq does",
+			sidekiq.Name, cfg.RedisURLEnv)
+	}
 
 	if len(c.Resources.Requests) == 0 && len(c.Resources.Limits) == 0 {
 		// The sidecar polls one Redis hash every few seconds: tiny, but the
@@ -49,6 +54,7 @@ func completeSidecar(c, sidekiq *corev1.Container, uid *int64, cfg Config, opts 
 	if c.SecurityContext == nil {
 		c.SecurityContext = restrictedSecurityContext(uid)
 	}
+	return warning
 }
 
 // restrictedSecurityContext passes Pod Security "restricted". The sidecar
@@ -82,12 +88,12 @@ func effectiveUID(c *corev1.Container, pod *corev1.PodSecurityContext) *int64 {
 
 // copyRedisURL gives the sidecar the Redis URL exactly as Sidekiq gets it:
 // the variable as declared (value or valueFrom), else the envFrom sources it
-// may come from.
-func copyRedisURL(c, sidekiq *corev1.Container, name string) {
+// may come from. It reports false when Sidekiq has neither.
+func copyRedisURL(c, sidekiq *corev1.Container, name string) bool {
 	for _, e := range sidekiq.Env {
 		if e.Name == name {
 			setEnv(c, *e.DeepCopy())
-			return
+			return true
 		}
 	}
 	for _, src := range sidekiq.EnvFrom {
@@ -97,6 +103,7 @@ func copyRedisURL(c, sidekiq *corev1.Container, name string) {
 			c.EnvFrom = append(c.EnvFrom, *src.DeepCopy())
 		}
 	}
+	return len(sidekiq.EnvFrom) > 0
 }
 
 // setEnv replaces the variable of that name, or appends it.
