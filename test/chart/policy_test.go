@@ -6,6 +6,9 @@ import (
 	"testing"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+
+	"sidekiq-probe.io/sidekiq-probe/contract"
+	"sidekiq-probe.io/sidekiq-probe/webhook"
 )
 
 func TestValidationPolicy_Actions(t *testing.T) {
@@ -43,7 +46,7 @@ func TestValidationPolicy_MatchesWhatTheWebhookMutates(t *testing.T) {
 	t.Parallel()
 	objs := render(t)
 	policy := only[*admissionregistrationv1.ValidatingAdmissionPolicy](t, objs)
-	webhook := only[*admissionregistrationv1.MutatingWebhookConfiguration](t, objs).Webhooks[0]
+	mutating := only[*admissionregistrationv1.MutatingWebhookConfiguration](t, objs).Webhooks[0]
 	spec := policy.Spec
 
 	if got := deref(spec.FailurePolicy); got != admissionregistrationv1.Ignore {
@@ -53,19 +56,19 @@ func TestValidationPolicy_MatchesWhatTheWebhookMutates(t *testing.T) {
 	if match == nil || match.NamespaceSelector == nil {
 		t.Fatal("want matchConstraints with a namespaceSelector")
 	}
-	if match.NamespaceSelector.String() != webhook.NamespaceSelector.String() {
-		t.Errorf("policy namespaceSelector %v, want the webhook's %v", match.NamespaceSelector, webhook.NamespaceSelector)
+	if match.NamespaceSelector.String() != mutating.NamespaceSelector.String() {
+		t.Errorf("policy namespaceSelector %v, want the webhook's %v", match.NamespaceSelector, mutating.NamespaceSelector)
 	}
-	if len(match.ResourceRules) != 1 || !ruleEqual(match.ResourceRules[0].RuleWithOperations, webhook.Rules[0]) {
-		t.Errorf("policy rules %+v, want the webhook's %+v", match.ResourceRules, webhook.Rules)
+	if len(match.ResourceRules) != 1 || !ruleEqual(match.ResourceRules[0].RuleWithOperations, mutating.Rules[0]) {
+		t.Errorf("policy rules %+v, want the webhook's %+v", match.ResourceRules, mutating.Rules)
 	}
 
 	conditions := map[string]string{}
 	for _, c := range spec.MatchConditions {
 		conditions[c.Name] = c.Expression
 	}
-	if !strings.Contains(conditions["annotated-for-injection"], "'sidekiq-probe.io/inject'] == 'true'") {
-		t.Errorf("want a match condition on sidekiq-probe.io/inject == 'true', got %v", conditions)
+	if want := "['" + webhook.AnnotationInject + "'] == 'true'"; !strings.Contains(conditions["annotated-for-injection"], want) {
+		t.Errorf("want a match condition with %s, got %v", want, conditions)
 	}
 
 	// What the API server evaluates is covered by the e2e tests; here: one
@@ -78,6 +81,21 @@ func TestValidationPolicy_MatchesWhatTheWebhookMutates(t *testing.T) {
 	for _, variable := range []string{"hasSidecar", "sharesProcesses", "markedInjected"} {
 		if !strings.Contains(v.Expression, "variables."+variable) {
 			t.Errorf("validation %q does not check variables.%s", v.Expression, variable)
+		}
+	}
+	// The CEL names what the webhook writes, as the Go code spells it.
+	variables := map[string]string{}
+	for _, v := range spec.Variables {
+		variables[v.Name] = v.Expression
+	}
+	wants := map[string]string{
+		"hasSidecar":      "c.name == '" + contract.ContainerName + "'",
+		"sharesProcesses": "object.spec.shareProcessNamespace == true",
+		"markedInjected":  "['" + webhook.AnnotationStatus + "'] == '" + webhook.StatusInjected + "'",
+	}
+	for name, want := range wants {
+		if !strings.Contains(variables[name], want) {
+			t.Errorf("variable %s = %q, want it to check %s", name, variables[name], want)
 		}
 	}
 	for _, text := range []string{"sidekiq-probe.io/inject=true", "kubectl -n " + namespace} {

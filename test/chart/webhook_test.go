@@ -8,6 +8,8 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+
+	"sidekiq-probe.io/sidekiq-probe/webhook"
 )
 
 // mutatingWebhook renders the chart and returns its only webhook.
@@ -90,7 +92,7 @@ webhook:
 		want     bool
 	}{
 		"a labelled namespace is selected": {
-			defaults, namespaceLabels("shop", "enabled"), true,
+			defaults, namespaceLabels("shop", webhook.NamespaceLabelEnabled), true,
 		},
 		"an unlabelled namespace is not": {
 			defaults, map[string]string{"kubernetes.io/metadata.name": "shop"}, false,
@@ -126,7 +128,7 @@ webhook:
 // namespaceLabels are the labels of a namespace as the API server sets them
 // (kubernetes.io/metadata.name) plus the injection label.
 func namespaceLabels(name, injection string) map[string]string {
-	return map[string]string{"kubernetes.io/metadata.name": name, "sidekiq-probe.io/injection": injection}
+	return map[string]string{"kubernetes.io/metadata.name": name, webhook.NamespaceLabel: injection}
 }
 
 func with(m map[string]string, key, value string) map[string]string {
