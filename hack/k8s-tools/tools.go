@@ -1,0 +1,11 @@
+//go:build tools
+
+// Package tools pins the control-plane binaries in go.mod. The build tag keeps
+// it out of every build; the Makefile builds each command by its import path.
+package tools
+
+import (
+	_ "go.etcd.io/etcd/server/v3"
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+)
