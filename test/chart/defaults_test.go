@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -319,5 +320,14 @@ func TestDefaults_CertSecretIsEmptyAndKept(t *testing.T) {
 	}
 	if got := secret.Annotations["helm.sh/resource-policy"]; got != "keep" {
 		t.Errorf("annotation helm.sh/resource-policy %q, want keep", got)
+	}
+}
+
+// The ValidatingAdmissionPolicy API is GA since Kubernetes 1.30.
+func TestChart_RefusesKubernetesBefore130(t *testing.T) {
+	t.Parallel()
+	_, err := helm(t, "template", release, chartDir, "--namespace", namespace, "--kube-version", "v1.29.9")
+	if err == nil || !strings.Contains(err.Error(), "kubeVersion: >=1.30.0-0") {
+		t.Errorf("want helm to refuse Kubernetes 1.29 naming the chart's kubeVersion, got %v", err)
 	}
 }
