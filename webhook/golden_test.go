@@ -73,7 +73,7 @@ func TestMutateObject_Golden(t *testing.T) {
 	}
 }
 
-func readJSON(t *testing.T, path string) []byte {
+func readJSON(t testing.TB, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
