@@ -1,0 +1,105 @@
+package server
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+
+	"sidekiq-probe.io/sidekiq-probe/webhook"
+)
+
+// Config is everything `sidekiq-probe-webhook serve` is told on its command
+// line. The Helm chart passes these flags; keep the names in step with it.
+type Config struct {
+	Port        int
+	CertDir     string
+	HealthAddr  string
+	MetricsAddr string
+	LogLevel    slog.Level
+
+	Webhook webhook.Options
+
+	// Namespace is the webhook's own: its pods are never injected and its
+	// certificate Secret lives there.
+	Namespace string
+
+	// ManageCerts makes the webhook run its own CA (package certs) instead
+	// of only reading CertDir.
+	ManageCerts   bool
+	CertSecret    string
+	WebhookConfig string
+	ServiceName   string
+}
+
+// Path is where the API server sends pod admission reviews.
+const Path = "/mutate-v1-pod"
+
+// ParseFlags reads the serve flags from args. getenv supplies the default of
+// --namespace (POD_NAMESPACE, set by the downward API). Help goes to out.
+func ParseFlags(args []string, getenv func(string) string, out io.Writer) (Config, error) {
+	var c Config
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.IntVar(&c.Port, "port", 9443, "HTTPS port of the admission webhook")
+	fs.StringVar(&c.CertDir, "cert-dir", "/tmp/k8s-webhook-server/serving-certs", "folder with tls.crt and tls.key, reloaded when they change")
+	fs.StringVar(&c.HealthAddr, "health-addr", ":8081", "address of /healthz and /readyz (plain HTTP)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", ":8080", "address of /metrics (plain HTTP)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.Webhook.SidecarImage, "sidecar-image", "", "image of the injected probe sidecar (required)")
+	fs.BoolVar(&c.Webhook.NativeSidecar, "native-sidecar", true, "inject the sidecar as a native sidecar (init container, restartPolicy Always)")
+	fs.IntVar(&c.Webhook.DefaultMaxJobSeconds, "default-max-job-seconds", webhook.DefaultMaxJobSeconds, "max job seconds for pods without the annotation")
+	fs.StringVar(&c.Namespace, "namespace", getenv("POD_NAMESPACE"), "the webhook's own namespace (default $POD_NAMESPACE)")
+	fs.BoolVar(&c.ManageCerts, "manage-certs", false, "run a self-managed CA: keep --cert-secret, --cert-dir and the caBundle of --webhook-config in sync")
+	fs.StringVar(&c.CertSecret, "cert-secret", "sidekiq-probe-webhook-certs", "Secret in --namespace holding the CA and serving certificate (with --manage-certs)")
+	fs.StringVar(&c.WebhookConfig, "webhook-config", "sidekiq-probe", "MutatingWebhookConfiguration whose caBundle is kept in sync (with --manage-certs)")
+	fs.StringVar(&c.ServiceName, "service-name", "sidekiq-probe-webhook", "Service in front of the webhook, for the certificate's DNS names (with --manage-certs)")
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("serve takes no arguments, got %q", fs.Args())
+	}
+	var errs []error
+	level, ok := logLevels[*logLevel]
+	if !ok {
+		errs = append(errs, fmt.Errorf("--log-level: %q is not one of debug, info, warn, error", *logLevel))
+	}
+	c.LogLevel = level
+	errs = append(errs, c.validate())
+	return c, errors.Join(errs...)
+}
+
+var logLevels = map[string]slog.Level{
+	"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError,
+}
+
+// validate reports every bad setting at once, each naming its flag.
+func (c Config) validate() error {
+	var errs []error
+	if c.Port < 1 || c.Port > 65535 {
+		errs = append(errs, fmt.Errorf("--port: %d is not a port (1-65535)", c.Port))
+	}
+	nonEmpty := map[string]string{"--cert-dir": c.CertDir, "--health-addr": c.HealthAddr, "--metrics-addr": c.MetricsAddr,
+		"--namespace": c.Namespace}
+	if c.ManageCerts {
+		nonEmpty["--cert-secret"], nonEmpty["--webhook-config"], nonEmpty["--service-name"] = c.CertSecret, c.WebhookConfig, c.ServiceName
+	}
+	for _, name := range slices.Sorted(maps.Keys(nonEmpty)) {
+		if strings.TrimSpace(nonEmpty[name]) == "" {
+			hint := ""
+			if name == "--namespace" {
+				hint = " (set it or POD_NAMESPACE)"
+			}
+			errs = append(errs, fmt.Errorf("%s: must not be empty%s", name, hint))
+		}
+	}
+	if err := c.Webhook.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,51 @@
+package server
+
+import (
+	"crypto/tls"
+	"net/http"
+	"sync/atomic"
+	"time"
+)
+
+// health serves /healthz (the process answers) and /readyz (it can admit
+// pods: a certificate valid now is being served, and it is not stopping).
+type health struct {
+	certificate func() *tls.Certificate
+	now         func() time.Time
+	stopping    atomic.Bool
+}
+
+func (h *health) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if reason := h.notReady(); reason != "" {
+			http.Error(w, reason, http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ok\n"))
+	})
+	return mux
+}
+
+// notReady says why the webhook is not ready, or "".
+func (h *health) notReady() string {
+	if h.stopping.Load() {
+		return "shutting down"
+	}
+	var cert *tls.Certificate
+	if h.certificate != nil {
+		cert = h.certificate()
+	}
+	if cert == nil || cert.Leaf == nil {
+		return "no serving certificate yet"
+	}
+	now := h.now()
+	if now.Before(cert.Leaf.NotBefore) || !now.Before(cert.Leaf.NotAfter) {
+		return "the serving certificate is not valid now (valid " +
+			cert.Leaf.NotBefore.Format(time.RFC3339) + " to " + cert.Leaf.NotAfter.Format(time.RFC3339) + ")"
+	}
+	return ""
+}

@@ -1,0 +1,191 @@
+// Package server is `sidekiq-probe-webhook serve`: the admission handler of
+// package webhook behind controller-runtime's webhook server, with health,
+// metrics, logs and, optionally, self-managed certificates (package certs).
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
+	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"sidekiq-probe.io/sidekiq-probe/certs"
+	"sidekiq-probe.io/sidekiq-probe/webhook"
+)
+
+// Deps are what Run takes from outside besides its flags; zero values pick
+// the production choice.
+type Deps struct {
+	Log *slog.Logger
+	Now func() time.Time
+	// KubeConfig reaches the API server for --manage-certs; default: the
+	// in-cluster service account, or $KUBECONFIG.
+	KubeConfig *rest.Config
+	// WebhookHost is the interface the webhook listens on; default all.
+	WebhookHost string
+	// Ready, when set, receives the bound health and metrics addresses once
+	// they listen (tests pass ":0" and need the ports).
+	Ready func(healthAddr, metricsAddr net.Addr)
+}
+
+// shutdownTimeout bounds how long in-flight requests may finish after a
+// stop signal.
+const shutdownTimeout = 20 * time.Second
+
+// Run serves until ctx ends, then shuts down gracefully.
+func Run(ctx context.Context, cfg Config, deps Deps) error {
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	if deps.Log == nil {
+		deps.Log = slog.Default()
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	log := deps.Log
+
+	handler, err := webhook.NewHandler(cfg.Webhook, cfg.Namespace)
+	if err != nil {
+		return err
+	}
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	obs := newObserver(registry, log, deps.Now)
+	handler.Observe = obs.Observe
+
+	healthLn, err := net.Listen("tcp", cfg.HealthAddr)
+	if err != nil {
+		return fmt.Errorf("--health-addr: %w", err)
+	}
+	metricsLn, err := net.Listen("tcp", cfg.MetricsAddr)
+	if err != nil {
+		healthLn.Close()
+		return fmt.Errorf("--metrics-addr: %w", err)
+	}
+	if deps.Ready != nil {
+		deps.Ready(healthLn.Addr(), metricsLn.Addr())
+	}
+
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	g, ctx := errgroup.WithContext(ctx)
+	health := &health{now: deps.Now}
+	g.Go(func() error { return serveHTTP(ctx, healthLn, health.handler()) })
+	g.Go(func() error {
+		return serveHTTP(ctx, metricsLn, promhttp.HandlerFor(registry, promhttp.HandlerOpts{Registry: registry}))
+	})
+	g.Go(func() error {
+		<-ctx.Done()
+		health.stopping.Store(true)
+		return nil
+	})
+
+	if cfg.ManageCerts {
+		manager, err := certManager(cfg, deps)
+		if err != nil {
+			stop()
+			return errors.Join(err, g.Wait())
+		}
+		g.Go(func() error { return manager.Run(ctx) })
+		log.Info("waiting for the self-managed serving certificate", "secret", cfg.CertSecret, "certDir", cfg.CertDir)
+		select {
+		case <-manager.Served():
+		case <-ctx.Done():
+			return g.Wait()
+		}
+	}
+
+	watcher, err := certwatcher.New(filepath.Join(cfg.CertDir, certs.CertFile), filepath.Join(cfg.CertDir, certs.KeyFile))
+	if err != nil {
+		stop()
+		return errors.Join(fmt.Errorf("--cert-dir: %w", err), g.Wait())
+	}
+	health.certificate = func() *tls.Certificate { c, _ := watcher.GetCertificate(nil); return c }
+	registry.MustRegister(certificateExpiry(health.certificate))
+	g.Go(func() error { return watcher.Start(ctx) })
+
+	server := crwebhook.NewServer(crwebhook.Options{
+		Host: deps.WebhookHost,
+		Port: cfg.Port,
+		TLSOpts: []func(*tls.Config){func(c *tls.Config) {
+			c.MinVersion = tls.VersionTLS12
+			c.GetCertificate = watcher.GetCertificate
+		}},
+	})
+	server.Register(Path, obs.timed(&admission.Webhook{Handler: handler}))
+	g.Go(func() error { return server.Start(ctx) })
+
+	log.Info("serving", "port", cfg.Port, "path", Path, "healthAddr", healthLn.Addr().String(),
+		"metricsAddr", metricsLn.Addr().String(), "manageCerts", cfg.ManageCerts)
+	err = g.Wait()
+	log.Info("stopped")
+	return err
+}
+
+// serveHTTP serves plain HTTP on ln until ctx ends.
+func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan error, 1)
+	go func() {
+		<-ctx.Done()
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		done <- srv.Shutdown(shutdownCtx)
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return <-done
+}
+
+func certManager(cfg Config, deps Deps) (*certs.Manager, error) {
+	kubeConfig := deps.KubeConfig
+	if kubeConfig == nil {
+		var err error
+		kubeConfig, err = clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
+			clientcmd.NewDefaultClientConfigLoadingRules(), nil).ClientConfig()
+		if err != nil {
+			return nil, fmt.Errorf("--manage-certs needs the API server: %w", err)
+		}
+	}
+	client, err := kubernetes.NewForConfig(kubeConfig)
+	if err != nil {
+		return nil, err
+	}
+	return certs.New(certs.Config{
+		Client: client, Namespace: cfg.Namespace, SecretName: cfg.CertSecret,
+		WebhookConfigName: cfg.WebhookConfig, ServiceName: cfg.ServiceName, CertDir: cfg.CertDir,
+		Now: deps.Now, Log: deps.Log.With("component", "certs"),
+	})
+}
+
+// certificateExpiry exports when the served certificate expires, so an alert
+// can fire long before it silently does.
+func certificateExpiry(current func() *tls.Certificate) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "sidekiq_probe_webhook_certificate_expiry_timestamp_seconds",
+		Help: "NotAfter of the serving certificate, as a Unix time; 0 before one is loaded.",
+	}, func() float64 {
+		if c := current(); c != nil && c.Leaf != nil {
+			return float64(c.Leaf.NotAfter.Unix())
+		}
+		return 0
+	})
+}
