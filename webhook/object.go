@@ -64,11 +64,7 @@ func MutateObject(obj []byte, opts Options) ([]byte, Outcome, error) {
 	if err != nil {
 		return nil, Outcome{}, err
 	}
-	patch, err := jsonpatch5.DecodePatch(patchJSON)
-	if err != nil {
-		return nil, Outcome{}, err
-	}
-	patched, err := patch.Apply(rawJSON)
+	patched, err := applyPatch(rawJSON, patchJSON)
 	if err != nil {
 		return nil, Outcome{}, fmt.Errorf("applying the patch: %w", err)
 	}
@@ -109,4 +105,13 @@ func lookup(doc map[string]any, path []string) (v any, found bool) {
 	}
 	_, isObject := cur.(map[string]any)
 	return cur, isObject
+}
+
+// applyPatch applies a JSON patch (RFC 6902) to a JSON document.
+func applyPatch(doc, patchJSON []byte) ([]byte, error) {
+	patch, err := jsonpatch5.DecodePatch(patchJSON)
+	if err != nil {
+		return nil, err
+	}
+	return patch.Apply(doc)
 }
