@@ -60,9 +60,7 @@ test: deps lint ## Run the whole test suite (what CI runs).
 
 # helm for the chart tests (test/chart), built from its Go module (~80 s cold).
 # A go-installed helm reports Kubernetes v1.20: pass --kube-version.
-HELM_VERSION      := v3.22.0
-# The Kubernetes version the chart is linted for: the e2e tests' API server.
-HELM_KUBE_VERSION := v1.37.2
+HELM_VERSION := v3.22.0
 
 deps: $(BIN)/helm
 
@@ -71,4 +69,4 @@ $(BIN)/helm:
 
 .PHONY: chart-lint
 chart-lint: $(BIN)/helm ## Lint the Helm chart (helm lint --strict).
-	$(BIN)/helm lint --strict charts/sidekiq-probe --kube-version $(HELM_KUBE_VERSION)
+	$(BIN)/helm lint --strict charts/sidekiq-probe --kube-version $(K8S_VERSION)
