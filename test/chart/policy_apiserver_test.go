@@ -1,0 +1,156 @@
+package chart_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"sidekiq-probe.io/sidekiq-probe/contract"
+	"sidekiq-probe.io/sidekiq-probe/test/controlplane"
+	"sidekiq-probe.io/sidekiq-probe/webhook"
+)
+
+// The policy's CEL as the API server evaluates it, without any webhook: the
+// pods are built injected or not by hand. The e2e tests cover the policy
+// next to the running webhook.
+func TestValidationPolicy_OnARealAPIServer(t *testing.T) {
+	t.Parallel()
+	cp := controlplane.Start(t)
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(kubeconfig, cp.KubeConfig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	helmOn := func(args ...string) {
+		t.Helper()
+		if out, err := helm(t, append(args, "--kubeconfig", kubeconfig, "--namespace", namespace)...); err != nil {
+			t.Fatalf("helm %v: %v\n%s", args, err, out)
+		}
+	}
+	helmOn("install", release, chartDir, "--create-namespace")
+
+	ctx := context.Background()
+	for name, labels := range map[string]map[string]string{
+		"shop":  {webhook.NamespaceLabel: webhook.NamespaceLabelEnabled},
+		"plain": nil,
+	} {
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+		if _, err := cp.Client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	warnings := &warningRecorder{}
+	cfg := rest.CopyConfig(cp.Config)
+	cfg.WarningHandler = warnings
+	client := kubernetes.NewForConfigOrDie(cfg)
+
+	// The API server loads a new policy asynchronously.
+	waitFor(t, "the policy to warn", func() bool {
+		_, err := createPod(ctx, client, "shop", sidekiqPod(true, false))
+		return err == nil && len(warnings.take()) > 0
+	})
+
+	tests := map[string]struct {
+		namespace string
+		pod       *corev1.Pod
+		warned    bool
+	}{
+		"an annotated pod that was not injected is flagged": {"shop", sidekiqPod(true, false), true},
+		"an injected pod is not":                            {"shop", sidekiqPod(true, true), false},
+		"a pod without the annotation is not":               {"shop", sidekiqPod(false, false), false},
+		"a pod of an unlabelled namespace is not":           {"plain", sidekiqPod(true, false), false},
+		"a pod of the release namespace is not":             {namespace, sidekiqPod(true, false), false},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			// Not parallel: the warnings are recorded per client.
+			if _, err := createPod(ctx, client, tc.namespace, tc.pod); err != nil {
+				t.Fatal(err)
+			}
+			got := warnings.take()
+			if tc.warned != (len(got) == 1) {
+				t.Fatalf("warnings %q, want warned=%v", got, tc.warned)
+			}
+			if tc.warned && !strings.Contains(got[0], "no "+contract.ContainerName+" sidecar") {
+				t.Errorf("warning %q does not say the sidecar is missing", got[0])
+			}
+		})
+	}
+
+	helmOn("upgrade", release, chartDir, "--set-json", `validation.actions=["Deny"]`)
+	var denial error
+	waitFor(t, "the policy to deny", func() bool {
+		_, denial = createPod(ctx, client, "shop", sidekiqPod(true, false))
+		return denial != nil
+	})
+	if !strings.Contains(denial.Error(), "was not injected by the sidekiq-probe webhook") {
+		t.Errorf("denial %q does not say the pod was not injected", denial)
+	}
+}
+
+// sidekiqPod is a Sidekiq pod, annotated for injection or not, and looking
+// like the webhook's output or not.
+func sidekiqPod(annotated, injected bool) *corev1.Pod {
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "sidekiq-", Annotations: map[string]string{}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name: "sidekiq", Image: "app", Command: []string{"bundle", "exec", "sidekiq"},
+		}}},
+	}
+	if annotated {
+		pod.Annotations[webhook.AnnotationInject] = "true"
+	}
+	if injected {
+		always := corev1.ContainerRestartPolicyAlways
+		pod.Spec.InitContainers = []corev1.Container{{Name: contract.ContainerName, Image: "probe", RestartPolicy: &always}}
+		pod.Spec.ShareProcessNamespace = ptr(true)
+		pod.Annotations[webhook.AnnotationStatus] = webhook.StatusInjected
+	}
+	return pod
+}
+
+// createPod creates the pod as a server-side dry run: admission runs in full,
+// nothing is stored.
+func createPod(ctx context.Context, client kubernetes.Interface, namespace string, pod *corev1.Pod) (*corev1.Pod, error) {
+	return client.CoreV1().Pods(namespace).Create(ctx, pod, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+}
+
+func waitFor(t *testing.T, what string, done func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !done() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// warningRecorder keeps the API server's warnings (HTTP Warning headers).
+type warningRecorder struct {
+	mu       sync.Mutex
+	warnings []string
+}
+
+func (r *warningRecorder) HandleWarningHeader(_ int, _ string, text string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.warnings = append(r.warnings, text)
+}
+
+// take returns the warnings recorded since the last call.
+func (r *warningRecorder) take() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	taken := r.warnings
+	r.warnings = nil
+	return taken
+}
