@@ -1,0 +1,100 @@
+package inject
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/ from the current output")
+
+const testImage = "sidekiq-probe/sidekiq-probe:test"
+
+// TestMain_Golden runs the command end to end. Its standard output and
+// error are compared with testdata/<golden>.stdout and .stderr.
+func TestMain_Golden(t *testing.T) {
+	tests := map[string]struct {
+		args     []string
+		stdin    string // a testdata file fed to standard input
+		golden   string
+		wantCode int
+	}{
+		"several YAML documents: only the annotated template is injected, with a warning": {
+			args: []string{"-f", "testdata/several-documents.yaml"}, golden: "several-documents", wantCode: 0,
+		},
+		"a v1 List read from standard input and written as JSON": {
+			args: []string{"-f", "-", "-o", "json"}, stdin: "testdata/list.json", golden: "list", wantCode: 0,
+		},
+		"the webhook flags are honoured: a regular container, another image and default": {
+			args: []string{"-f", "testdata/several-documents.yaml", "--native-sidecar=false",
+				"--sidecar-image", "mirror.example/sidekiq-probe:1.2", "--default-max-job-seconds", "300"},
+			golden: "several-documents-flags", wantCode: 0,
+		},
+		"every invalid object is reported by name, and nothing is printed": {
+			args: []string{"-f", "testdata/two-invalid.yaml"}, golden: "two-invalid", wantCode: 1,
+		},
+		"an unknown output format is a usage error": {
+			args: []string{"-f", "testdata/list.json", "-o", "xml"}, golden: "bad-output-format", wantCode: 2,
+		},
+		"a missing file is an error naming it": {
+			args: []string{"-f", "testdata/does-not-exist.yaml"}, golden: "missing-file", wantCode: 1,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			var stdin bytes.Reader
+			if tc.stdin != "" {
+				b, err := os.ReadFile(tc.stdin)
+				if err != nil {
+					t.Fatal(err)
+				}
+				stdin.Reset(b)
+			}
+			var stdout, stderr bytes.Buffer
+			code := Main(tc.args, &stdin, &stdout, &stderr, testImage)
+			if code != tc.wantCode {
+				t.Errorf("exit status %d, want %d; stderr:\n%s", code, tc.wantCode, &stderr)
+			}
+			golden(t, filepath.Join("testdata", tc.golden+".stdout"), stdout.String())
+			golden(t, filepath.Join("testdata", tc.golden+".stderr"), stderr.String())
+		})
+	}
+}
+
+// TestMain_Idempotent feeds the command its own output: nothing changes and
+// no sidecar is added twice.
+func TestMain_Idempotent(t *testing.T) {
+	var once, twice, stderr bytes.Buffer
+	if code := Main([]string{"-f", "testdata/several-documents.yaml"}, nil, &once, &stderr, testImage); code != 0 {
+		t.Fatalf("exit status %d: %s", code, &stderr)
+	}
+	if code := Main([]string{"-f", "-"}, bytes.NewReader(once.Bytes()), &twice, &stderr, testImage); code != 0 {
+		t.Fatalf("exit status %d: %s", code, &stderr)
+	}
+	if once.String() != twice.String() {
+		t.Errorf("the second pass changed the output:\n%s", twice.String())
+	}
+	if n := strings.Count(twice.String(), "- /sidekiq-probe\n"); n != 1 {
+		t.Errorf("%d sidekiq-probe sidecars, want 1", n)
+	}
+}
+
+func golden(t *testing.T, path, got string) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if string(want) != got {
+		t.Errorf("%s: want\n%s\ngot\n%s", path, want, got)
+	}
+}
