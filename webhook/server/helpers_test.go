@@ -53,7 +53,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
+			t.Errorf("timed out waiting until %s", what)
+			return
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

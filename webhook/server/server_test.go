@@ -51,7 +51,9 @@ func start(t *testing.T, cfg Config, deps Deps, roots *x509.CertPool, serverName
 // launch runs serve with cfg on 127.0.0.1 and returns once it listens.
 func launch(t *testing.T, cfg Config, deps Deps, roots *x509.CertPool, serverName string) *running {
 	t.Helper()
-	cfg.Port = freePort(t)
+	if cfg.Port == 0 {
+		cfg.Port = freePort(t)
+	}
 	cfg.HealthAddr, cfg.MetricsAddr = "127.0.0.1:0", "127.0.0.1:0"
 	addrs := make(chan [2]net.Addr, 1)
 	deps.WebhookHost = "127.0.0.1"
