@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/go-logr/logr"
+	crlog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"sidekiq-probe.io/sidekiq-probe/webhook/server"
+)
+
+// serve runs the admission webhook until SIGTERM; see package webhook/server.
+func serve(args []string, _ io.Reader, _, stderr io.Writer) int {
+	cfg, err := server.ParseFlags(args, os.Getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "sidekiq-probe-webhook serve: %v\n", err)
+		return 2
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel})).With("version", version)
+	// controller-runtime's webhook server and certwatcher log through logr.
+	crlog.SetLogger(logr.FromSlogHandler(log.Handler()))
+
+	ctx, stop := signalContext(log)
+	defer stop()
+	if err := server.Run(ctx, cfg, server.Deps{Log: log}); err != nil {
+		log.Error("exiting", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// signalContext ends at the first SIGTERM or interrupt, which starts a
+// graceful shutdown; a second signal exits at once.
+func signalContext(log *slog.Logger) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, syscall.SIGTERM, os.Interrupt)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-signals:
+			log.Info("shutting down gracefully; send the signal again to exit now", "signal", sig.String())
+			cancel()
+		case <-done:
+			return
+		}
+		select {
+		case sig := <-signals:
+			log.Warn("second signal: exiting now", "signal", sig.String())
+			os.Exit(1)
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(signals)
+		close(done)
+		cancel()
+	}
+}
