@@ -2,8 +2,6 @@ package chart_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -15,7 +13,6 @@ import (
 	"k8s.io/client-go/rest"
 
 	"sidekiq-probe.io/sidekiq-probe/contract"
-	"sidekiq-probe.io/sidekiq-probe/test/controlplane"
 	"sidekiq-probe.io/sidekiq-probe/webhook"
 )
 
@@ -24,18 +21,8 @@ import (
 // next to the running webhook.
 func TestValidationPolicy_OnARealAPIServer(t *testing.T) {
 	t.Parallel()
-	cp := controlplane.Start(t)
-	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(kubeconfig, cp.KubeConfig, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	helmOn := func(args ...string) {
-		t.Helper()
-		if out, err := helm(t, append(args, "--kubeconfig", kubeconfig, "--namespace", namespace)...); err != nil {
-			t.Fatalf("helm %v: %v\n%s", args, err, out)
-		}
-	}
-	helmOn("install", release, chartDir, "--create-namespace")
+	c := startCluster(t)
+	c.helm(t, "install", release, chartDir, "--create-namespace")
 
 	ctx := context.Background()
 	for name, labels := range map[string]map[string]string{
@@ -43,12 +30,12 @@ func TestValidationPolicy_OnARealAPIServer(t *testing.T) {
 		"plain": nil,
 	} {
 		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
-		if _, err := cp.Client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
+		if _, err := c.Client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	warnings := &warningRecorder{}
-	cfg := rest.CopyConfig(cp.Config)
+	cfg := rest.CopyConfig(c.Config)
 	cfg.WarningHandler = warnings
 	client := kubernetes.NewForConfigOrDie(cfg)
 
@@ -85,7 +72,7 @@ func TestValidationPolicy_OnARealAPIServer(t *testing.T) {
 		})
 	}
 
-	helmOn("upgrade", release, chartDir, "--set-json", `validation.actions=["Deny"]`)
+	c.helm(t, "upgrade", release, chartDir, "--set-json", `validation.actions=["Deny"]`)
 	var denial error
 	waitFor(t, "the policy to deny", func() bool {
 		_, denial = createPod(ctx, client, "shop", sidekiqPod(true, false))

@@ -3,15 +3,11 @@ package chart_test
 import (
 	"bytes"
 	"context"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-
-	"sidekiq-probe.io/sidekiq-probe/test/controlplane"
 )
 
 // The webhook writes its CA into the Secret and the caBundle the chart
@@ -19,39 +15,29 @@ import (
 // both, and `helm uninstall` must keep the Secret (same CA on reinstall).
 func TestHelm_UpgradeAndUninstallKeepTheWebhooksCertificates(t *testing.T) {
 	t.Parallel()
-	cp := controlplane.Start(t)
-	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(kubeconfig, cp.KubeConfig, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	helmOn := func(args ...string) {
-		t.Helper()
-		if out, err := helm(t, append(args, "--kubeconfig", kubeconfig, "--namespace", namespace)...); err != nil {
-			t.Fatalf("helm %v: %v\n%s", args, err, out)
-		}
-	}
+	c := startCluster(t)
 	ctx := context.Background()
 
-	helmOn("install", release, chartDir, "--create-namespace")
+	c.helm(t, "install", release, chartDir, "--create-namespace")
 	ca := []byte("-----BEGIN CERTIFICATE-----\nthe webhook's CA\n-----END CERTIFICATE-----\n")
-	writeCertificates(ctx, t, cp.Client, ca)
+	writeCertificates(ctx, t, c.Client, ca)
 
-	helmOn("upgrade", release, chartDir, "--set", "logLevel=debug")
-	secret, err := cp.Client.CoreV1().Secrets(namespace).Get(ctx, "sidekiq-probe-webhook-certs", metav1.GetOptions{})
+	c.helm(t, "upgrade", release, chartDir, "--set", "logLevel=debug")
+	secret, err := c.Client.CoreV1().Secrets(namespace).Get(ctx, "sidekiq-probe-webhook-certs", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(secret.Data["ca.crt"], ca) {
 		t.Errorf("after helm upgrade the Secret holds ca.crt %q, want the webhook's %q", secret.Data["ca.crt"], ca)
 	}
-	mwc, err := cp.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, "sidekiq-probe", metav1.GetOptions{})
+	mwc, err := c.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, "sidekiq-probe", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := mwc.Webhooks[0].ClientConfig.CABundle; !bytes.Equal(got, ca) {
 		t.Errorf("after helm upgrade the caBundle is %q, want the webhook's %q", got, ca)
 	}
-	dep, err := cp.Client.AppsV1().Deployments(namespace).Get(ctx, "sidekiq-probe-webhook", metav1.GetOptions{})
+	dep, err := c.Client.AppsV1().Deployments(namespace).Get(ctx, "sidekiq-probe-webhook", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,11 +45,11 @@ func TestHelm_UpgradeAndUninstallKeepTheWebhooksCertificates(t *testing.T) {
 		t.Errorf("helm upgrade did not reach the Deployment: args %q", dep.Spec.Template.Spec.Containers[0].Args)
 	}
 
-	helmOn("uninstall", release)
-	if _, err := cp.Client.CoreV1().Secrets(namespace).Get(ctx, "sidekiq-probe-webhook-certs", metav1.GetOptions{}); err != nil {
+	c.helm(t, "uninstall", release)
+	if _, err := c.Client.CoreV1().Secrets(namespace).Get(ctx, "sidekiq-probe-webhook-certs", metav1.GetOptions{}); err != nil {
 		t.Errorf("helm uninstall removed the certificate Secret (want it kept): %v", err)
 	}
-	if _, err := cp.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, "sidekiq-probe", metav1.GetOptions{}); err == nil {
+	if _, err := c.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, "sidekiq-probe", metav1.GetOptions{}); err == nil {
 		t.Error("helm uninstall left the MutatingWebhookConfiguration behind")
 	}
 }
