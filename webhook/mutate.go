@@ -95,9 +95,7 @@ func apply(t *corev1.PodTemplateSpec, cfg Config, opts Options) []string {
 		warnings = append(warnings, redisWarning)
 	}
 
-	// preStop waits up to max-job-seconds, then SIGTERM gives Sidekiq its own
-	// shutdown timeout; the kubelet's SIGKILL must come after both.
-	grace := int64(cfg.MaxJobSeconds + cfg.ShutdownTimeoutSeconds + graceMargin)
+	grace := cfg.GracePeriodSeconds()
 	if spec.TerminationGracePeriodSeconds == nil || *spec.TerminationGracePeriodSeconds < grace {
 		spec.TerminationGracePeriodSeconds = ptr.To(grace)
 	}
