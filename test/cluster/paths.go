@@ -1,0 +1,62 @@
+package cluster
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+)
+
+// repoRoot finds the checkout (the folder holding go.mod) from the working
+// directory, so tests, the CLI and `make` all find bin/ the same way.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			if _, err := os.Stat(filepath.Join(dir, "test", "cluster")); err == nil {
+				return dir, nil
+			}
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("cluster: run inside the sidekiq-probe checkout (no go.mod with test/cluster above the working directory)")
+		}
+		dir = parent
+	}
+}
+
+// binaries are the programs the cluster runs, all built by `make node-tools`
+// into bin/ except runc and the CNI plugins, which come from Debian.
+type binaries struct {
+	etcd, apiserver, controllerManager, scheduler, kubelet, kubectl string
+	containerd, ctr                                                 string
+}
+
+func findBinaries(root string) (binaries, error) {
+	k8s := filepath.Join(root, "bin", "k8s")
+	node := filepath.Join(root, "bin", "node")
+	b := binaries{
+		etcd:              filepath.Join(k8s, "etcd"),
+		apiserver:         filepath.Join(k8s, "kube-apiserver"),
+		controllerManager: filepath.Join(k8s, "kube-controller-manager"),
+		scheduler:         filepath.Join(k8s, "kube-scheduler"),
+		kubelet:           filepath.Join(k8s, "kubelet"),
+		kubectl:           filepath.Join(k8s, "kubectl"),
+		containerd:        filepath.Join(node, "containerd"),
+		ctr:               filepath.Join(node, "ctr"),
+	}
+	var missing []error
+	for _, p := range []string{b.etcd, b.apiserver, b.controllerManager, b.scheduler, b.kubelet,
+		b.kubectl, b.containerd, b.ctr, filepath.Join(node, "containerd-shim-runc-v2"),
+		"/usr/sbin/runc", "/usr/lib/cni/bridge", "/usr/lib/cni/host-local", "/usr/lib/cni/loopback"} {
+		if _, err := os.Stat(p); err != nil {
+			missing = append(missing, err)
+		}
+	}
+	if len(missing) > 0 {
+		return b, errors.Join(append([]error{errors.New("cluster: missing binaries, `make node-tools` builds and installs them")}, missing...)...)
+	}
+	return b, nil
+}
