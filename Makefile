@@ -70,3 +70,38 @@ $(BIN)/helm:
 .PHONY: chart-lint
 chart-lint: $(BIN)/helm ## Lint the Helm chart (helm lint --strict).
 	$(BIN)/helm lint --strict charts/sidekiq-probe --kube-version $(K8S_VERSION)
+
+# The local single-node cluster (test/cluster): kubelet, kube-scheduler and
+# kubectl from hack/k8s-tools (~8 min cold), containerd from
+# hack/containerd-tools (~1-4 min cold), runc and CNI plugins from Debian.
+CONTAINERD_VERSION := v2.4.2
+CONTAINERD_BUILD   := cd hack/containerd-tools && CGO_ENABLED=0 go build -trimpath \
+	-ldflags '-s -w -X github.com/containerd/containerd/v2/version.Version=$(CONTAINERD_VERSION)'
+NODE_TOOLS := $(BIN)/k8s/kubelet $(BIN)/k8s/kube-scheduler $(BIN)/k8s/kubectl \
+	$(BIN)/node/containerd $(BIN)/node/containerd-shim-runc-v2 $(BIN)/node/ctr
+
+.PHONY: node-tools
+node-tools: tools $(NODE_TOOLS) ## Build and install what the local cluster (test/cluster) needs.
+	hack/install-node-deps.sh
+
+$(BIN)/k8s/kubelet:
+	$(K8S_BUILD) -o $@ k8s.io/kubernetes/cmd/kubelet
+
+$(BIN)/k8s/kube-scheduler:
+	$(K8S_BUILD) -o $@ k8s.io/kubernetes/cmd/kube-scheduler
+
+$(BIN)/k8s/kubectl:
+	$(K8S_BUILD) -o $@ k8s.io/kubernetes/cmd/kubectl
+
+$(BIN)/node/%:
+	$(CONTAINERD_BUILD) -o $@ github.com/containerd/containerd/v2/cmd/$*
+
+# The cluster's own tests run in `make test`.
+test: node-tools
+
+.PHONY: cluster-up cluster-down
+cluster-up: node-tools ## Start the local cluster in bin/cluster (kubeconfig: bin/cluster/kubeconfig).
+	go run ./test/cluster/cmd/cluster up -sidekiq
+
+cluster-down: ## Stop the local cluster and remove everything it made.
+	go run ./test/cluster/cmd/cluster down

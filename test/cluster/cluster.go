@@ -52,6 +52,9 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := c.bins.check(); err != nil {
+		return nil, err
+	}
 	if err := c.Stop(); err != nil {
 		return nil, fmt.Errorf("cleaning up an earlier run: %w", err)
 	}
@@ -79,10 +82,7 @@ func newCluster(opts Options) (*Cluster, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	bins, err := findBinaries(root)
-	if err != nil {
-		return nil, "", err
-	}
+	bins := binaryPaths(root)
 	if opts.StateDir == "" {
 		opts.StateDir = filepath.Join(root, "bin", "cluster")
 	}

@@ -34,10 +34,10 @@ type binaries struct {
 	containerd, ctr                                                 string
 }
 
-func findBinaries(root string) (binaries, error) {
+func binaryPaths(root string) binaries {
 	k8s := filepath.Join(root, "bin", "k8s")
 	node := filepath.Join(root, "bin", "node")
-	b := binaries{
+	return binaries{
 		etcd:              filepath.Join(k8s, "etcd"),
 		apiserver:         filepath.Join(k8s, "kube-apiserver"),
 		controllerManager: filepath.Join(k8s, "kube-controller-manager"),
@@ -47,16 +47,24 @@ func findBinaries(root string) (binaries, error) {
 		containerd:        filepath.Join(node, "containerd"),
 		ctr:               filepath.Join(node, "ctr"),
 	}
+}
+
+// check reports every binary that is missing, and how to get it.
+func (b binaries) check() error {
 	var missing []error
 	for _, p := range []string{b.etcd, b.apiserver, b.controllerManager, b.scheduler, b.kubelet,
-		b.kubectl, b.containerd, b.ctr, filepath.Join(node, "containerd-shim-runc-v2"),
+		b.kubectl, b.containerd, b.ctr, b.shim(),
 		"/usr/sbin/runc", "/usr/lib/cni/bridge", "/usr/lib/cni/host-local", "/usr/lib/cni/loopback"} {
 		if _, err := os.Stat(p); err != nil {
 			missing = append(missing, err)
 		}
 	}
 	if len(missing) > 0 {
-		return b, errors.Join(append([]error{errors.New("cluster: missing binaries, `make node-tools` builds and installs them")}, missing...)...)
+		return errors.Join(append([]error{errors.New("cluster: missing binaries, `make node-tools` builds and installs them")}, missing...)...)
 	}
-	return b, nil
+	return nil
+}
+
+func (b binaries) shim() string {
+	return filepath.Join(filepath.Dir(b.containerd), "containerd-shim-runc-v2")
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"path/filepath"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
@@ -40,7 +39,7 @@ func (c *Cluster) Stop() error {
 		stop("etcd", c.bins.etcd, 10*time.Second),
 		stop("containerd", c.bins.containerd, 10*time.Second),
 	)
-	killContainers(filepath.Join(filepath.Dir(c.bins.containerd), "containerd-shim-runc-v2"))
+	killContainers(c.bins.shim())
 	errs = append(errs,
 		unmountUnder(s.dir),
 		removeNetwork(ctx),
