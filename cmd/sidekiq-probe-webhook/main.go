@@ -1,6 +1,6 @@
 // Command sidekiq-probe-webhook is the sidekiq-probe admission webhook. Its
 // subcommands: "inject" runs the mutation on manifests, "serve" runs the
-// admission webhook server.
+// admission webhook server, "doctor" checks an installation.
 package main
 
 import (
@@ -25,7 +25,8 @@ func commands() map[string]command {
 		"inject": func(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return inject.Main(args, stdin, stdout, stderr, defaultImage())
 		},
-		"serve": serve,
+		"serve":  serve,
+		"doctor": doctorCmd,
 	}
 }
 
