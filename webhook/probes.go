@@ -10,16 +10,18 @@ import (
 )
 
 // Probe timings. The sidecar already applies the heartbeat timeout before
-// it answers "not alive", so the kubelet need not wait again: one failure is
-// enough, and detection takes the heartbeat timeout plus at most one period.
+// it answers "not alive", so liveness needs only a short confirmation on top.
 // Every field the API server would default is stated, so that a reinvoked
 // webhook sees exactly what it wrote.
 const (
 	// Startup: a Rails app can take minutes to boot; allow 5 minutes
 	// (5 s x 60) for Sidekiq's first heartbeat before liveness takes over.
 	startupPeriod, startupFailures = 5, 60
-	// Liveness: every 10 s, one failure restarts Sidekiq.
-	livenessPeriod, livenessFailures = 10, 1
+	// Liveness: every 10 s, three failures in a row restart Sidekiq. Not one:
+	// while the sidecar itself restarts (a crash, an OOM kill) the probe is
+	// refused, and that must not take a healthy Sidekiq down with it. A stuck
+	// Sidekiq is restarted within heartbeat timeout + 3 periods.
+	livenessPeriod, livenessFailures = 10, 3
 	// Readiness only gates rollouts (Sidekiq serves no traffic): every 10 s.
 	readinessPeriod, readinessFailures = 10, 1
 	// The sidecar answers from its last Redis read, but Redis round trips on
