@@ -3,21 +3,13 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -28,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"sidekiq-probe.io/sidekiq-probe/test/testcert"
 	"sidekiq-probe.io/sidekiq-probe/webhook"
 )
 
@@ -144,7 +137,7 @@ func TestServe_AdmitsOverTLS(t *testing.T) {
 
 func TestServe_NotReadyWithExpiredCertificate(t *testing.T) {
 	dir, roots := writeTestCert(t)
-	later := time.Now().Add(2 * 24 * time.Hour) // the test certificate lives one day
+	later := time.Now().Add(testcert.Lifetime + time.Hour)
 	r := launch(t, testConfig(dir), Deps{Now: func() time.Time { return later }}, roots, "localhost")
 
 	waitFor(t, "/healthz answers", func() bool { return status(t, r.healthURL+"/healthz") == http.StatusOK })
@@ -245,29 +238,9 @@ func review(t *testing.T, r *running, namespace string, pod *corev1.Pod) *admiss
 	return out.Response
 }
 
-// writeTestCert writes a one-day certificate for localhost into a temp dir
-// and returns the dir and a pool trusting only it.
+// writeTestCert writes a certificate for localhost into a temp dir and
+// returns the dir and a pool trusting only it.
 func writeTestCert(t *testing.T) (string, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"},
-		DNSNames: []string{"localhost"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, KeyUsage: x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
 	dir := t.TempDir()
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	must(t, os.WriteFile(filepath.Join(dir, "tls.crt"), certPEM, 0o600))
-	must(t, os.WriteFile(filepath.Join(dir, "tls.key"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600))
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(certPEM)
-	return dir, pool
+	return dir, testcert.Write(t, dir, "localhost")
 }
