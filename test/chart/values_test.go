@@ -12,8 +12,8 @@ import (
 func TestValues_ReachTheDeployment(t *testing.T) {
 	t.Parallel()
 	dep := only[*appsv1.Deployment](t, render(t, valuesFile(t, `
-image: {repository: registry.example/team/webhook, tag: "1.2.3", pullPolicy: Always}
-sidecarImage: {repository: registry.example/team/sidecar, tag: "4.5.6"}
+image: {repository: team/webhook, tag: "1.2.3", pullPolicy: Always}
+sidecarImage: {repository: team/sidecar, tag: "4.5.6"}
 nativeSidecar: false
 defaultMaxJobSeconds: 600
 logLevel: debug
@@ -35,9 +35,9 @@ resources: {requests: {cpu: 50m, memory: 64Mi}, limits: {memory: 256Mi}}
 	flags := serveFlags(t, dep)
 
 	checks := map[string]struct{ got, want any }{
-		"image":                         {c.Image, "registry.example/team/webhook:1.2.3"},
+		"image":                         {c.Image, "team/webhook:1.2.3"},
 		"pullPolicy":                    {c.ImagePullPolicy, corev1.PullAlways},
-		"sidecar-image":                 {flags["sidecar-image"], "registry.example/team/sidecar:4.5.6"},
+		"sidecar-image":                 {flags["sidecar-image"], "team/sidecar:4.5.6"},
 		"native-sidecar":                {flags["native-sidecar"], "false"},
 		"default-max-job-seconds":       {flags["default-max-job-seconds"], "600"},
 		"log-level":                     {flags["log-level"], "debug"},
