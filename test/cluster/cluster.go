@@ -41,8 +41,10 @@ type Cluster struct {
 	// StateDir holds logs/ (each component's log) among the rest.
 	StateDir string
 
-	bins binaries
-	log  *slog.Logger
+	bins    binaries
+	log     *slog.Logger
+	lock    *os.File // held from Start to Stop, see lockMachine
+	stopped bool
 }
 
 // Start brings up a cluster and returns once the node is Ready and pods can
@@ -55,11 +57,18 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err := c.bins.check(); err != nil {
 		return nil, err
 	}
-	if err := c.Stop(); err != nil {
-		return nil, fmt.Errorf("cleaning up an earlier run: %w", err)
+	if c.lock, err = lockMachine(ctx, root); err != nil {
+		return nil, err
 	}
-	if bridgeExists() {
-		return nil, fmt.Errorf("cluster: %s exists: another test cluster runs on this machine (make cluster-down stops the default one)", bridgeName)
+	// A bridge without our state folder belongs to a cluster in another
+	// folder, such as the one `make cluster-up` leaves running.
+	if _, err := os.Stat(c.StateDir); bridgeExists() && err != nil {
+		c.lock.Close()
+		return nil, fmt.Errorf("cluster: %s exists: another test cluster runs on this machine (`make cluster-down` stops the default one)", bridgeName)
+	}
+	if err := c.teardown(); err != nil {
+		c.lock.Close()
+		return nil, fmt.Errorf("cleaning up an earlier run: %w", err)
 	}
 	if err := c.start(ctx, root, opts.Sidekiq); err != nil {
 		return nil, errors.Join(err, c.Stop())
@@ -69,9 +78,12 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 
 // Down stops the cluster whose state is in opts.StateDir, if any: for a
 // cluster started by another process (the CLI's "up").
-func Down(opts Options) error {
-	c, _, err := newCluster(opts)
+func Down(ctx context.Context, opts Options) error {
+	c, root, err := newCluster(opts)
 	if err != nil {
+		return err
+	}
+	if c.lock, err = lockMachine(ctx, root); err != nil {
 		return err
 	}
 	return c.Stop()
@@ -245,11 +257,9 @@ func (c *Cluster) startRuntime(ctx context.Context, s layout, root string, sidek
 	if err := os.WriteFile(s.path("cni/net.d/10-bridge.conflist"), []byte(cniConfig(s)), 0o644); err != nil {
 		return err
 	}
-	if err := os.WriteFile(s.path("containerd/config.toml"), []byte(containerdConfig(s)), 0o644); err != nil {
+	if err := os.WriteFile(s.path("containerd/config.toml"), []byte(containerdConfig(s, c.bins.shim())), 0o644); err != nil {
 		return err
 	}
-	// containerd finds its shim on PATH.
-	os.Setenv("PATH", filepath.Dir(c.bins.containerd)+":"+os.Getenv("PATH"))
 	if err := startProcess(s.dir, "containerd", c.bins.containerd, "--config="+s.path("containerd/config.toml")); err != nil {
 		return err
 	}

@@ -35,12 +35,7 @@ func TestCluster_NativeSidecarPod(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("startup: %s", time.Since(began).Round(time.Millisecond))
-	stopped := false
-	t.Cleanup(func() {
-		if !stopped {
-			c.Stop()
-		}
-	})
+	t.Cleanup(func() { c.Stop() })
 
 	pod := sidecarPod()
 	if _, err := c.Client.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
@@ -82,7 +77,6 @@ func TestCluster_NativeSidecarPod(t *testing.T) {
 	if err := c.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	stopped = true
 	t.Logf("teardown: %s", time.Since(began).Round(time.Millisecond))
 	for _, leftover := range leftovers(state) {
 		t.Error("left behind:", leftover)

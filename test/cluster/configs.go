@@ -9,7 +9,7 @@ import (
 
 // containerdConfig keeps every containerd path under the state folder. The
 // settings that were needed on this kind of host are in README.md.
-func containerdConfig(s layout) string {
+func containerdConfig(s layout, shim string) string {
 	return fmt.Sprintf(`version = 3
 root = %[1]q
 state = %[2]q
@@ -31,6 +31,8 @@ state = %[2]q
   restrict_oom_score_adj = true
   # Network namespaces under the state folder instead of /var/run/netns.
   netns_mounts_under_state_dir = true
+  [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
+    runtime_path = %[8]q
   [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
     BinaryName = '/usr/sbin/runc'
     Root = %[6]q
@@ -43,7 +45,7 @@ state = %[2]q
   # NRI would create /var/run/nri; nothing here uses it.
   disable = true
 `, s.path("containerd/root"), s.path("containerd/state"), s.containerdSocket(),
-		s.containerdSocket()+".ttrpc", PauseImage, s.path("runc"), s.path("cni/net.d"))
+		s.containerdSocket()+".ttrpc", PauseImage, s.path("runc"), s.path("cni/net.d"), shim)
 }
 
 // cniConfig is a bridge on a private subnet. No masquerading and no port

@@ -11,10 +11,24 @@ import (
 )
 
 // Stop tears the cluster down and removes everything it made: processes,
-// mounts, network devices, iptables chains, cgroups and the state folder. It
-// works from the state folder alone, so it also cleans up after a crashed
-// run, and stopping twice is harmless.
+// mounts, network devices, iptables chains, cgroups and the state folder.
+// Calling it again does nothing, so a test may both Stop and register Stop
+// as cleanup.
 func (c *Cluster) Stop() error {
+	if c.stopped {
+		return nil
+	}
+	c.stopped = true
+	err := c.teardown()
+	if c.lock != nil {
+		c.lock.Close() // the next cluster on this machine may start
+	}
+	return err
+}
+
+// teardown works from the state folder alone, so it also cleans up after a
+// crashed run.
+func (c *Cluster) teardown() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	began := time.Now()

@@ -49,7 +49,7 @@ func run(args []string) error {
 		fmt.Printf("cluster up: export KUBECONFIG=%s; %s get nodes\n", c.Kubeconfig, c.Kubectl)
 		return nil
 	case "down":
-		return cluster.Down(cluster.Options{})
+		return cluster.Down(ctx, cluster.Options{})
 	default:
 		return usage
 	}
