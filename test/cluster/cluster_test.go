@@ -19,7 +19,7 @@ import (
 
 // TestCluster_NativeSidecarPod brings a real node up, runs a pod whose
 // native sidecar is our probe binary next to a plain container, checks that
-// kubectl works, and that teardown leaves nothing on the machine.
+// kubectl and the networks work, and that teardown leaves nothing behind.
 func TestCluster_NativeSidecarPod(t *testing.T) {
 	root, err := repoRoot()
 	if err != nil {
@@ -48,30 +48,9 @@ func TestCluster_NativeSidecarPod(t *testing.T) {
 	}
 	t.Logf("pod ready: %s after creation", time.Since(created).Round(time.Millisecond))
 
-	out, err := exec.CommandContext(ctx, c.Kubectl, "--kubeconfig="+c.Kubeconfig,
-		"get", "pod", pod.Name, "-o", "jsonpath={.status.initContainerStatuses[0].started}").CombinedOutput()
-	if err != nil || string(out) != "true" {
-		t.Fatalf("kubectl get pod: %v: %q", err, out)
-	}
-	out, err = exec.CommandContext(ctx, c.Kubectl, "--kubeconfig="+c.Kubeconfig,
-		"logs", pod.Name, "-c", "probe").CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "serving") {
-		t.Fatalf("kubectl logs: %v: %q", err, out)
-	}
-	// The host reaches the pod on the bridge, as the kubelet's probes do.
-	running, err := c.Client.CoreV1().Pods("default").Get(ctx, pod.Name, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	metrics := fmt.Sprintf("http://%s:%d%s", running.Status.PodIP, contract.DefaultPort, contract.PathMetrics)
-	resp, err := http.Get(metrics)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s", metrics, resp.Status)
-	}
+	checkKubectl(ctx, t, c, pod.Name)
+	checkFromHost(ctx, t, c, pod.Name)
+	checkThroughService(ctx, t, c, pod)
 
 	began = time.Now()
 	if err := c.Stop(); err != nil {
@@ -83,13 +62,76 @@ func TestCluster_NativeSidecarPod(t *testing.T) {
 	}
 }
 
+// checkKubectl runs our kubectl against the cluster: status and logs (the
+// API server reaching the kubelet).
+func checkKubectl(ctx context.Context, t *testing.T, c *Cluster, pod string) {
+	t.Helper()
+	kubectl := func(args ...string) string {
+		out, err := exec.CommandContext(ctx, c.Kubectl, append([]string{"--kubeconfig=" + c.Kubeconfig}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("kubectl %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	if out := kubectl("get", "pod", pod, "-o", "jsonpath={.status.initContainerStatuses[0].started}"); out != "true" {
+		t.Errorf("native sidecar started = %q, want true", out)
+	}
+	if out := kubectl("logs", pod, "-c", "probe"); !strings.Contains(out, "serving") {
+		t.Errorf("sidecar log has no \"serving\" line: %q", out)
+	}
+}
+
+// checkFromHost reaches the sidecar at the pod's address on the bridge, as
+// the kubelet's probes do.
+func checkFromHost(ctx context.Context, t *testing.T, c *Cluster, name string) {
+	t.Helper()
+	pod, err := c.Client.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := fmt.Sprintf("http://%s:%d%s", pod.Status.PodIP, contract.DefaultPort, contract.PathMetrics)
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET %s: %s", url, resp.Status)
+	}
+}
+
+// checkThroughService reaches the sidecar through a Service by the API
+// server's proxy, which resolves the Service to its endpoints the way the
+// API server calls a webhook (there is no kube-proxy).
+func checkThroughService(ctx context.Context, t *testing.T, c *Cluster, pod *corev1.Pod) {
+	t.Helper()
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: pod.Name},
+		Spec: corev1.ServiceSpec{
+			Selector: pod.Labels,
+			Ports:    []corev1.ServicePort{{Port: contract.DefaultPort}},
+		},
+	}
+	if _, err := c.Client.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	port := fmt.Sprint(contract.DefaultPort)
+	err := poll(ctx, time.Minute, func() error {
+		_, err := c.Client.CoreV1().Services("default").ProxyGet("http", svc.Name, port, contract.PathMetrics, nil).DoRaw(ctx)
+		return err
+	})
+	if err != nil {
+		t.Errorf("GET %s through Service %s: %v", contract.PathMetrics, svc.Name, err)
+	}
+}
+
 // sidecarPod runs our probe binary as a native sidecar (an init container
 // that keeps running) next to a plain main container (the pause program).
 // There is no Redis: the sidecar serves anyway, its probes would just fail.
 func sidecarPod() *corev1.Pod {
 	always := corev1.ContainerRestartPolicyAlways
 	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "smoke"},
+		ObjectMeta: metav1.ObjectMeta{Name: "smoke", Labels: map[string]string{"app": "smoke"}},
 		Spec: corev1.PodSpec{
 			ShareProcessNamespace: new(true),
 			InitContainers: []corev1.Container{{
