@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"net"
 	"os/exec"
 	"strings"
 )
@@ -134,4 +135,19 @@ func splitRule(line string) []string {
 		args = append(args, cur.String())
 	}
 	return args
+}
+
+// freePorts asks the kernel for n distinct free ports on host. Another
+// program could take one before we bind it; unlikely on a test machine.
+func freePorts(host string, n int) ([]int, error) {
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
 }

@@ -73,3 +73,21 @@ func (c *Cluster) deletePods(ctx context.Context) error {
 		return nil
 	})
 }
+
+// poll calls f until it returns nil or timeout passes, returning f's last
+// error.
+func poll(ctx context.Context, timeout time.Duration, f func() error) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		err := f()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
