@@ -51,6 +51,9 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	if os.Geteuid() != 0 {
+		return nil, errors.New("cluster: must run as root (it runs a kubelet, containerd and makes network devices)")
+	}
 	if err := c.bins.check(); err != nil {
 		return nil, err
 	}

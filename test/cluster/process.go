@@ -42,20 +42,38 @@ func pidFile(state, name string) string {
 	return filepath.Join(state, "run", name+".pid")
 }
 
+// running reports whether the process recorded under name still runs bin.
+func running(state, name, bin string) bool {
+	pid, err := readPID(state, name)
+	if err != nil {
+		return false
+	}
+	exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	return exe == bin && alive(pid)
+}
+
+func readPID(state, name string) (int, error) {
+	data, err := os.ReadFile(pidFile(state, name))
+	if err != nil {
+		return 0, err
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
+		return 0, fmt.Errorf("%s: bad PID file: %w", name, err)
+	}
+	return pid, nil
+}
+
 // stopProcess sends SIGTERM to the recorded process, then SIGKILL after
 // grace, and waits until it is gone. A missing PID file, or a PID now used by
 // another program, means there is nothing to stop.
 func stopProcess(state, name, bin string, grace time.Duration) error {
-	data, err := os.ReadFile(pidFile(state, name))
+	pid, err := readPID(state, name)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		return err
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil {
-		return fmt.Errorf("%s: bad PID file: %w", name, err)
 	}
 	if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); exe == bin {
 		syscall.Kill(pid, syscall.SIGTERM)

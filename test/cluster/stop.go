@@ -68,10 +68,11 @@ func (c *Cluster) teardown() error {
 	return nil
 }
 
-// deleteAllPods deletes pods through the API when the kubelet still runs.
+// deleteAllPods deletes pods through the API when the kubelet and the API
+// server still run: only then can pods be stopped the clean way.
 func (c *Cluster) deleteAllPods(ctx context.Context, s layout) error {
-	if _, err := os.Stat(pidFile(s.dir, "kubelet")); err != nil {
-		return nil // no kubelet: no pod can run
+	if !running(s.dir, "kubelet", c.bins.kubelet) || !running(s.dir, "kube-apiserver", c.bins.apiserver) {
+		return nil
 	}
 	if c.Client == nil {
 		cfg, err := clientcmd.BuildConfigFromFlags("", s.kubeconfig())
