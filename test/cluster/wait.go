@@ -10,8 +10,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
+// waitAPIServer waits for /readyz. Generous timeouts here and below: under
+// `go test ./...` the machine also compiles other packages.
 func (c *Cluster) waitAPIServer(ctx context.Context) error {
-	err := poll(ctx, 60*time.Second, func() error {
+	err := poll(ctx, 2*time.Minute, func() error {
 		_, err := c.Client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
 		return err
 	})
@@ -24,7 +26,7 @@ func (c *Cluster) waitAPIServer(ctx context.Context) error {
 // waitNodeReady waits for the node to be Ready and for the default
 // ServiceAccount, without which no pod can be created in "default".
 func (c *Cluster) waitNodeReady(ctx context.Context) error {
-	err := poll(ctx, 60*time.Second, func() error {
+	err := poll(ctx, 2*time.Minute, func() error {
 		node, err := c.Client.CoreV1().Nodes().Get(ctx, nodeName, metav1.GetOptions{})
 		if err != nil {
 			return err
