@@ -1,0 +1,184 @@
+package e2e
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"sidekiq-probe.io/sidekiq-probe/contract"
+	"sidekiq-probe.io/sidekiq-probe/webhook"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
+// TestChart_TwoReplicas installs the chart, runs two webhook replicas as the
+// chart's ServiceAccount and creates pods through the API server.
+func TestChart_TwoReplicas(t *testing.T) {
+	in := install(t)
+	a, b := in.startReplica(t, in.port), in.startReplica(t, freePort(t))
+	ctx := t.Context()
+	client := in.cp.Client
+
+	t.Run("both replicas serve one certificate from one CA", func(t *testing.T) {
+		config, err := client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, configName, metav1.GetOptions{})
+		must(t, err)
+		if n := bytes.Count(config.Webhooks[0].ClientConfig.CABundle, []byte("BEGIN CERTIFICATE")); n != 1 {
+			t.Fatalf("caBundle holds %d CAs, want 1", n)
+		}
+		certA, errA := os.ReadFile(filepath.Join(a.certDir, "tls.crt"))
+		certB, errB := os.ReadFile(filepath.Join(b.certDir, "tls.crt"))
+		if errA != nil || errB != nil || !bytes.Equal(certA, certB) {
+			t.Fatalf("replicas serve different certificates (%v, %v)", errA, errB)
+		}
+	})
+
+	for name, labels := range map[string]map[string]string{
+		"apps":       {webhook.NamespaceLabel: "enabled"},
+		"unlabelled": nil,
+		"restricted": {webhook.NamespaceLabel: "enabled", "pod-security.kubernetes.io/enforce": "restricted"},
+	} {
+		_, err := client.CoreV1().Namespaces().Create(ctx,
+			&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}, metav1.CreateOptions{})
+		must(t, err)
+	}
+	waitFor(t, "the API server calls the webhook", func() bool {
+		pod, err := client.CoreV1().Pods("apps").Create(ctx, sidekiqPod(true), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		return err == nil && hasSidecar(pod)
+	})
+
+	tests := map[string]struct {
+		namespace string
+		pod       *corev1.Pod
+		dryRun    bool
+		injected  bool
+		wantErr   string
+	}{
+		"an annotated pod in a labelled namespace gets the sidecar": {
+			namespace: "apps", pod: sidekiqPod(true), injected: true,
+		},
+		"a server-side dry run (kubectl --dry-run=server) sees the injection": {
+			namespace: "apps", pod: sidekiqPod(true), dryRun: true, injected: true,
+		},
+		"an unannotated pod is untouched": {
+			namespace: "apps", pod: sidekiqPod(false),
+		},
+		"an annotated pod in an unlabelled namespace is untouched": {
+			namespace: "unlabelled", pod: sidekiqPod(true),
+		},
+		"an annotated pod in the webhook's own namespace is untouched": {
+			namespace: namespace, pod: sidekiqPod(true),
+		},
+		"an invalid annotation is denied with the webhook's message": {
+			namespace: "apps", pod: withAnnotation(sidekiqPod(true), webhook.AnnotationContainer, "nope"),
+			wantErr: `denied the request: ` + webhook.AnnotationContainer + `: "nope" is not accepted`,
+		},
+		"a compliant pod stays compliant with Pod Security restricted after injection": {
+			namespace: "restricted", pod: restricted(sidekiqPod(true)), injected: true,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			opts := metav1.CreateOptions{}
+			if tc.dryRun {
+				opts.DryRun = []string{metav1.DryRunAll}
+			}
+			pod, err := client.CoreV1().Pods(tc.namespace).Create(ctx, tc.pod, opts)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			must(t, err)
+			if got := hasSidecar(pod); got != tc.injected {
+				t.Fatalf("sidecar present: %v, want %v", got, tc.injected)
+			}
+		})
+	}
+
+	t.Run("with the webhook down, failurePolicy Ignore creates pods unmutated", func(t *testing.T) {
+		a.stop()
+		b.stop()
+		pod, err := client.CoreV1().Pods("apps").Create(ctx, sidekiqPod(true), metav1.CreateOptions{})
+		must(t, err)
+		if hasSidecar(pod) {
+			t.Fatal("injected with no webhook running")
+		}
+	})
+
+	t.Run("with the webhook down, failurePolicy Fail rejects pods with a clear error", func(t *testing.T) {
+		configs := client.AdmissionregistrationV1().MutatingWebhookConfigurations()
+		config, err := configs.Get(ctx, configName, metav1.GetOptions{})
+		must(t, err)
+		config.Webhooks[0].FailurePolicy = ptr.To(admissionregistrationv1.Fail)
+		_, err = configs.Update(ctx, config, metav1.UpdateOptions{})
+		must(t, err)
+		waitFor(t, "pods are rejected", func() bool {
+			_, err = client.CoreV1().Pods("apps").Create(ctx, sidekiqPod(true), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+			return err != nil
+		})
+		if want := `failed calling webhook "pods.sidekiq-probe.io"`; !strings.Contains(err.Error(), want) {
+			t.Fatalf("error %q, want one containing %q", err, want)
+		}
+	})
+}
+
+func sidekiqPod(annotated bool) *corev1.Pod {
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "worker-"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name: "worker", Image: "app:1", Command: []string{"bundle", "exec", "sidekiq"},
+			Env: []corev1.EnvVar{{Name: "REDIS_URL", Value: "redis://redis:6379/0"}},
+		}}},
+	}
+	if annotated {
+		withAnnotation(pod, webhook.AnnotationInject, "true")
+		withAnnotation(pod, webhook.AnnotationMaxJobSeconds, "30")
+	}
+	return pod
+}
+
+func withAnnotation(pod *corev1.Pod, key, value string) *corev1.Pod {
+	if pod.Annotations == nil {
+		pod.Annotations = map[string]string{}
+	}
+	pod.Annotations[key] = value
+	return pod
+}
+
+// restricted makes pod meet Pod Security "restricted" on its own.
+func restricted(pod *corev1.Pod) *corev1.Pod {
+	pod.Spec.SecurityContext = &corev1.PodSecurityContext{
+		RunAsNonRoot:   ptr.To(true),
+		SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
+	for i := range pod.Spec.Containers {
+		pod.Spec.Containers[i].SecurityContext = &corev1.SecurityContext{
+			AllowPrivilegeEscalation: ptr.To(false),
+			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		}
+	}
+	return pod
+}
+
+func hasSidecar(pod *corev1.Pod) bool {
+	for _, c := range append(pod.Spec.InitContainers, pod.Spec.Containers...) {
+		if c.Name == contract.ContainerName {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,301 @@
+// Package e2e installs the Helm chart, rendered by the real helm, into a real
+// kube-apiserver and runs the real `sidekiq-probe-webhook serve` binary with
+// the chart's own flags and the chart's ServiceAccount, so RBAC, the webhook
+// configuration and the certificates are all the ones a user gets.
+package e2e
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/restmapper"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"sidekiq-probe.io/sidekiq-probe/test/controlplane"
+)
+
+const (
+	release     = "sidekiq-probe"
+	namespace   = "sidekiq-probe"
+	serviceName = "sidekiq-probe-webhook"
+	configName  = "sidekiq-probe"
+	secretName  = "sidekiq-probe-webhook-certs"
+	kubeVersion = "v1.37.2"
+)
+
+// installed is the chart applied to a fresh API server, with the webhook's
+// Service pointed at this machine.
+type installed struct {
+	cp         *controlplane.ControlPlane
+	deployment *appsv1.Deployment // as rendered: its args are what serve runs with
+	kubeconfig string             // the chart's ServiceAccount
+	port       int                // where the API server expects the webhook
+}
+
+// install renders the chart with helm, applies every object to a new API
+// server (each must be accepted) and replaces the Service by an ExternalName
+// to localhost: the API server refuses loopback endpoints, and the Service
+// name must stay the one the certificate is issued for.
+func install(t *testing.T, helmArgs ...string) *installed {
+	t.Helper()
+	cp := controlplane.Start(t)
+	ctx := t.Context()
+	objs := render(t, helmArgs...)
+
+	_, err := cp.Client.CoreV1().Namespaces().Create(ctx,
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}, metav1.CreateOptions{})
+	must(t, err)
+	dyn, err := dynamic.NewForConfig(cp.Config)
+	must(t, err)
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(cp.Client.Discovery()))
+	in := &installed{cp: cp, port: freePort(t)}
+	for _, obj := range objs {
+		mapping, err := mapper.RESTMapping(obj.GroupVersionKind().GroupKind(), obj.GroupVersionKind().Version)
+		must(t, err)
+		res := dyn.Resource(mapping.Resource)
+		var target dynamic.ResourceInterface = res
+		if obj.GetNamespace() != "" {
+			target = res.Namespace(obj.GetNamespace())
+		}
+		if _, err := target.Create(ctx, obj, metav1.CreateOptions{}); err != nil {
+			t.Fatalf("the API server refused %s %s from the chart: %v", obj.GetKind(), obj.GetName(), err)
+		}
+		if obj.GetKind() == "Deployment" {
+			in.deployment = &appsv1.Deployment{}
+			must(t, runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, in.deployment))
+		}
+	}
+	if in.deployment == nil {
+		t.Fatal("the chart rendered no Deployment")
+	}
+
+	services := cp.Client.CoreV1().Services(namespace)
+	must(t, services.Delete(ctx, serviceName, metav1.DeleteOptions{}))
+	_, err = services.Create(ctx, &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: serviceName},
+		Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: "localhost"},
+	}, metav1.CreateOptions{})
+	must(t, err)
+	configs := cp.Client.AdmissionregistrationV1().MutatingWebhookConfigurations()
+	config, err := configs.Get(ctx, configName, metav1.GetOptions{})
+	must(t, err)
+	for i := range config.Webhooks {
+		port := int32(in.port)
+		config.Webhooks[i].ClientConfig.Service.Port = &port
+	}
+	_, err = configs.Update(ctx, config, metav1.UpdateOptions{})
+	must(t, err)
+
+	in.kubeconfig = serviceAccountKubeconfig(t, cp, in.deployment.Spec.Template.Spec.ServiceAccountName)
+	return in
+}
+
+// render runs `helm template` on the chart and decodes every object.
+func render(t *testing.T, extra ...string) []*unstructured.Unstructured {
+	t.Helper()
+	root := repoRoot(t)
+	helm := filepath.Join(root, "bin", "helm")
+	if _, err := os.Stat(helm); err != nil {
+		t.Fatalf("helm is missing (%v): run `make deps`, it builds helm into bin/", err)
+	}
+	home := t.TempDir()
+	args := append([]string{"template", release, filepath.Join(root, "charts", "sidekiq-probe"),
+		"--namespace", namespace, "--kube-version", kubeVersion}, extra...)
+	cmd := exec.Command(helm, args...)
+	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+home, "HELM_CONFIG_HOME="+home, "HELM_DATA_HOME="+home,
+		"KUBECONFIG="+filepath.Join(home, "none"))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("helm template: %v\n%s", err, stderr.Bytes())
+	}
+	var objs []*unstructured.Unstructured
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(out), 4096)
+	for {
+		obj := &unstructured.Unstructured{}
+		if err := dec.Decode(&obj.Object); errors.Is(err, io.EOF) {
+			return objs
+		} else if err != nil {
+			t.Fatalf("decoding helm's output: %v", err)
+		}
+		if len(obj.Object) > 0 {
+			objs = append(objs, obj)
+		}
+	}
+}
+
+// serviceAccountKubeconfig writes a kubeconfig that acts as the chart's
+// ServiceAccount, so serve runs with exactly the chart's RBAC.
+func serviceAccountKubeconfig(t *testing.T, cp *controlplane.ControlPlane, account string) string {
+	t.Helper()
+	token, err := cp.Client.CoreV1().ServiceAccounts(namespace).CreateToken(t.Context(), account,
+		&authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+	must(t, err)
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["e2e"] = &clientcmdapi.Cluster{Server: cp.Config.Host, CertificateAuthorityData: cp.Config.CAData}
+	cfg.AuthInfos["webhook"] = &clientcmdapi.AuthInfo{Token: token.Status.Token}
+	cfg.Contexts["e2e"] = &clientcmdapi.Context{Cluster: "e2e", AuthInfo: "webhook"}
+	cfg.CurrentContext = "e2e"
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	must(t, clientcmd.WriteToFile(*cfg, path))
+	return path
+}
+
+// replica is one running serve process.
+type replica struct {
+	certDir string
+	health  string
+	logs    *syncBuffer
+	stop    func()
+}
+
+// startReplica runs the serve binary with the Deployment's arguments, with
+// only the addresses and the cert dir moved to this machine's temp space.
+// Replicas share this machine, so only the one on in.port is called by the
+// API server; the others still take part in managing the certificates.
+func (in *installed) startReplica(t *testing.T, port int) *replica {
+	t.Helper()
+	c := in.deployment.Spec.Template.Spec.Containers[0]
+	r := &replica{certDir: t.TempDir(), health: "127.0.0.1:" + strconv.Itoa(freePort(t)), logs: &syncBuffer{}}
+	args := append(append([]string{}, c.Args...), // later flags win
+		"--port="+strconv.Itoa(port), "--cert-dir="+r.certDir,
+		"--health-addr="+r.health, "--metrics-addr=127.0.0.1:0")
+	cmd := exec.Command(serveBinary(t), args...)
+	cmd.Env = append(os.Environ(), "POD_NAMESPACE="+namespace, "KUBECONFIG="+in.kubeconfig)
+	cmd.Stderr = r.logs
+	must(t, cmd.Start())
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	var once sync.Once
+	r.stop = func() {
+		once.Do(func() {
+			cmd.Process.Signal(os.Interrupt)
+			select {
+			case <-exited:
+			case <-time.After(30 * time.Second):
+				cmd.Process.Kill()
+				<-exited
+			}
+		})
+	}
+	t.Cleanup(func() {
+		r.stop()
+		if t.Failed() {
+			t.Logf("serve logs:\n%s", r.logs.Bytes())
+		}
+	})
+	waitFor(t, "serve is ready", func() bool {
+		select {
+		case <-exited:
+			t.Fatalf("serve exited:\n%s", r.logs.Bytes())
+		default:
+		}
+		resp, err := http.Get("http://" + r.health + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return r
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// serveBinary builds cmd/sidekiq-probe-webhook once per test run.
+func serveBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "sidekiq-probe-e2e-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "sidekiq-probe-webhook")
+		cmd := exec.Command("go", "build", "-trimpath", "-o", binPath, "./cmd/sidekiq-probe-webhook")
+		cmd.Dir = repoRoot(t)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	must(t, err)
+	return root
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.Clone(b.buf.Bytes())
+}
