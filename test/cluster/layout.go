@@ -22,5 +22,5 @@ func (s layout) path(rel string) string { return filepath.Join(s.dir, rel) }
 
 func (s layout) containerdSocket() string { return s.path("containerd/containerd.sock") }
 
-// Kubeconfig is the admin kubeconfig, for client-go and kubectl.
+// kubeconfig is the admin kubeconfig, for client-go and kubectl.
 func (s layout) kubeconfig() string { return s.path("kubeconfig") }

@@ -111,18 +111,3 @@ func packageClosure(ctx context.Context, pkgs []string) ([]string, error) {
 	}
 	return names, sc.Err()
 }
-
-// run runs a command in dir, with its output in the error when it fails.
-func run(ctx context.Context, dir, name string, args ...string) error {
-	return runEnv(ctx, dir, nil, name, args...)
-}
-
-func runEnv(ctx context.Context, dir string, env []string, name string, args ...string) error {
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, out)
-	}
-	return nil
-}
