@@ -120,7 +120,7 @@ func (c *Cluster) start(ctx context.Context, root string, sidekiq bool) error {
 	if err != nil {
 		return err
 	}
-	node, err := freePorts(nodeIP, 2)
+	node, err := freePorts(NodeIP, 2)
 	if err != nil {
 		return err
 	}

@@ -67,7 +67,7 @@ func cniConfig(s layout) string {
     }
   }]
 }
-`, bridgeName, podSubnet, nodeIP, s.path("cni/ipam"))
+`, bridgeName, podSubnet, NodeIP, s.path("cni/ipam"))
 }
 
 func kubeletConfig(s layout, port int) string {
@@ -100,7 +100,7 @@ evictionHard:
   nodefs.inodesFree: "1%%"
 imageGCHighThresholdPercent: 100
 serializeImagePulls: false
-`, nodeIP, port, s.containerdSocket(), s.path("pod-logs"), s.path("kubelet/volume-plugins"), s.path("pki/ca.crt"))
+`, NodeIP, port, s.containerdSocket(), s.path("pod-logs"), s.path("kubelet/volume-plugins"), s.path("pki/ca.crt"))
 }
 
 // writeKubeconfig writes a kubeconfig for the user whose certificate is

@@ -22,7 +22,7 @@ func (c *Cluster) startControlPlane(ctx context.Context, s layout, ports control
 	if err != nil {
 		return err
 	}
-	server := "https://" + net.JoinHostPort(nodeIP, strconv.Itoa(ports.apiserver))
+	server := "https://" + net.JoinHostPort(NodeIP, strconv.Itoa(ports.apiserver))
 	for user, file := range map[string]string{"admin": s.kubeconfig(), "kubelet": s.path("kubelet.kubeconfig")} {
 		if err := writeKubeconfig(file, server, p, user); err != nil {
 			return err
@@ -65,7 +65,7 @@ func (c *Cluster) writePKI(s layout) (*pki, error) {
 	if err != nil {
 		return nil, err
 	}
-	ips := []net.IP{net.ParseIP(nodeIP), net.ParseIP("127.0.0.1"), net.ParseIP("10.96.0.1")}
+	ips := []net.IP{net.ParseIP(NodeIP), net.ParseIP("127.0.0.1"), net.ParseIP("10.96.0.1")}
 	dns := []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}
 	certs := []struct {
 		name, cn string
@@ -91,8 +91,8 @@ func apiserverArgs(s layout, etcdURL string, port int) []string {
 	pki := s.path("pki")
 	return []string{
 		"--etcd-servers=" + etcdURL,
-		"--bind-address=" + nodeIP,
-		"--advertise-address=" + nodeIP,
+		"--bind-address=" + NodeIP,
+		"--advertise-address=" + NodeIP,
 		"--secure-port=" + strconv.Itoa(port),
 		"--tls-cert-file=" + filepath.Join(pki, "apiserver.crt"),
 		"--tls-private-key-file=" + filepath.Join(pki, "apiserver.key"),

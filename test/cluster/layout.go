@@ -2,13 +2,16 @@ package cluster
 
 import "path/filepath"
 
+// NodeIP is the host's address on the pod network (the bridge's own): the
+// API server and the kubelet listen there, and so must any service on the
+// host that pods use, such as a test's Redis. Pods have no other route.
+const NodeIP = "10.88.0.1"
+
 // Fixed network settings: one bridge on a private subnet that exists only on
-// this machine. The node's address is the bridge's own, so pods reach the
-// API server and the kubelet at nodeIP without any route leaving the host.
+// this machine.
 const (
 	bridgeName = "cni0"
 	podSubnet  = "10.88.0.0/16"
-	nodeIP     = "10.88.0.1"
 	nodeName   = "sidekiq-probe-node"
 	// serviceRange gets no routes (there is no kube-proxy): pods reach
 	// Services only through the API server's endpoint routing.

@@ -10,12 +10,12 @@ import (
 )
 
 // createBridge makes the CNI bridge before the first pod does, because the
-// API server and the kubelet listen on its address (nodeIP). The CNI bridge
+// API server and the kubelet listen on its address (NodeIP). The CNI bridge
 // plugin adopts an existing bridge that already has the gateway address.
 func createBridge(ctx context.Context) error {
 	for _, args := range [][]string{
 		{"link", "add", bridgeName, "type", "bridge"},
-		{"addr", "add", nodeIP + "/16", "dev", bridgeName},
+		{"addr", "add", NodeIP + "/16", "dev", bridgeName},
 		{"link", "set", bridgeName, "up"},
 	} {
 		if err := run(ctx, "", "ip", args...); err != nil {

@@ -51,7 +51,7 @@ func (c *Cluster) startKubelet(ctx context.Context, s layout, port int) error {
 	if err := startProcess(s.dir, "kubelet", c.bins.kubelet,
 		"--config="+s.path("kubelet/config.yaml"), "--kubeconfig="+s.path("kubelet.kubeconfig"),
 		"--root-dir="+s.path("kubelet"), "--cert-dir="+s.path("kubelet/pki"),
-		"--node-ip="+nodeIP, "--hostname-override="+nodeName); err != nil {
+		"--node-ip="+NodeIP, "--hostname-override="+nodeName); err != nil {
 		return err
 	}
 	return c.waitNodeReady(ctx)
