@@ -13,8 +13,8 @@ const (
 	bridgeName = "cni0"
 	podSubnet  = "10.88.0.0/16"
 	nodeName   = "sidekiq-probe-node"
-	// serviceRange gets no routes (there is no kube-proxy): pods reach
-	// Services only through the API server's endpoint routing.
+	// Service IPs get no routes (there is no kube-proxy): only the API
+	// server reaches Services, at their endpoints' pod addresses.
 	serviceRange = "10.96.0.0/24"
 )
 
