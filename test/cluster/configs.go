@@ -48,8 +48,9 @@ state = %[2]q
 		s.containerdSocket()+".ttrpc", PauseImage, s.path("runc"), s.path("cni/net.d"), shim)
 }
 
-// cniConfig is a bridge on a private subnet. No masquerading and no port
-// mapping: pod traffic stays on this machine.
+// cniConfig is a bridge on a private subnet. No masquerading, no port
+// mapping, and not a gateway (the plugin would turn on the host's IP
+// forwarding): pods reach the bridge's own address, nothing beyond.
 func cniConfig(s layout) string {
 	return fmt.Sprintf(`{
   "cniVersion": "1.0.0",
@@ -57,7 +58,7 @@ func cniConfig(s layout) string {
   "plugins": [{
     "type": "bridge",
     "bridge": %q,
-    "isGateway": true,
+    "isGateway": false,
     "ipMasq": false,
     "hairpinMode": true,
     "ipam": {
