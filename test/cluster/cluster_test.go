@@ -29,6 +29,7 @@ func TestCluster_NativeSidecarPod(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 
+	forwarding, _ := os.ReadFile(ipForward)
 	began := time.Now()
 	c, err := Start(ctx, Options{StateDir: state})
 	if err != nil {
@@ -60,7 +61,14 @@ func TestCluster_NativeSidecarPod(t *testing.T) {
 	for _, leftover := range leftovers(state) {
 		t.Error("left behind:", leftover)
 	}
+	if after, _ := os.ReadFile(ipForward); string(after) != string(forwarding) {
+		t.Errorf("%s changed from %q to %q", ipForward, forwarding, after)
+	}
 }
+
+// ipForward is the host's IP forwarding switch: the cluster must not turn
+// it on (pod traffic stays on this machine).
+const ipForward = "/proc/sys/net/ipv4/ip_forward"
 
 // checkKubectl runs our kubectl against the cluster: status and logs (the
 // API server reaching the kubelet).
