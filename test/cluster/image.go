@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 )
 
@@ -74,11 +75,7 @@ func (img image) writeArchive(path string) error {
 		}
 	}
 	for i, l := range img.layers {
-		data, err := os.ReadFile(l)
-		if err != nil {
-			return err
-		}
-		if err := writeTarFile(tw, layerNames[i], data); err != nil {
+		if err := copyTarFile(tw, layerNames[i], l); err != nil {
 			return err
 		}
 	}
@@ -93,6 +90,24 @@ func writeTarFile(tw *tar.Writer, name string, data []byte) error {
 		return err
 	}
 	_, err := tw.Write(data)
+	return err
+}
+
+// copyTarFile streams the file at path into tw: layers can be large.
+func copyTarFile(tw *tar.Writer, name, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: info.Size()}); err != nil {
+		return err
+	}
+	_, err = io.Copy(tw, f)
 	return err
 }
 
