@@ -26,4 +26,6 @@
 //     used by the inject command.
 //   - createPatch (patch.go): the JSON patch, diffed from the raw request
 //     with the decoding noise removed; no hand-built patch paths.
+//     pruneUnchanged (prune.go) first cuts what the mutation left alone,
+//     so the diffs only decode the few places it touched.
 package webhook

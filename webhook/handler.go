@@ -122,9 +122,11 @@ func (h *Handler) decide(req admission.Request) (admission.Response, Decision) {
 		return admission.Allowed(""), d
 	}
 
-	mutated := pod.DeepCopy()
+	// A shallow copy is enough: Mutate returned its own metadata and spec,
+	// and encoding the pod reads the rest without changing it.
+	mutated := pod
 	mutated.ObjectMeta, mutated.Spec = out.ObjectMeta, out.Spec
-	ops, err := createPatch(req.Object.Raw, &pod, mutated)
+	ops, err := createPatch(req.Object.Raw, &pod, &mutated)
 	if err != nil {
 		err = fmt.Errorf("computing the patch: %w", err)
 		d.Result, d.Message = Errored, err.Error()

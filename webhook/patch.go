@@ -29,11 +29,17 @@ func createPatch(raw []byte, original, mutated any) ([]jsonpatch.JsonPatchOperat
 	if err != nil {
 		return nil, err
 	}
-	ops, err := jsonpatch.CreatePatch(raw, mutatedJSON)
+	return diffPatch(pruneUnchanged(raw, originalJSON, mutatedJSON))
+}
+
+// diffPatch is the patch from raw to mutated minus the patch from raw to
+// original.
+func diffPatch(raw, original, mutated []byte) ([]jsonpatch.JsonPatchOperation, error) {
+	ops, err := jsonpatch.CreatePatch(raw, mutated)
 	if err != nil {
 		return nil, err
 	}
-	noise, err := jsonpatch.CreatePatch(raw, originalJSON)
+	noise, err := jsonpatch.CreatePatch(raw, original)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,109 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"testing"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+)
+
+// benchReview is a real AdmissionReview of a ~6 KB Rails worker pod, as a
+// ReplicaSet creates it and the API server sends it (defaults set, service
+// account volume and tolerations added, managedFields present).
+const benchReview = "testdata/bench/rails-worker.review.json"
+
+// BenchmarkAdmission measures whole admissions through controller-runtime's
+// admission.Webhook ServeHTTP, as `serve` runs them, against a baseline in
+// the same run: a handler that only decodes the pod and answers allowed.
+// The target is annotated <= 2x noop, and unannotated close to noop.
+func BenchmarkAdmission(b *testing.B) {
+	annotated, err := os.ReadFile(benchReview)
+	if err != nil {
+		b.Fatal(err)
+	}
+	unannotated := withoutInjectAnnotation(b, annotated)
+
+	h, err := NewHandler(Options{SidecarImage: "sidekiq-probe:1", NativeSidecar: true, DefaultMaxJobSeconds: 60}, "sidekiq-probe")
+	if err != nil {
+		b.Fatal(err)
+	}
+	noop := noopHandler(b)
+
+	for _, bc := range []struct {
+		name    string
+		handler admission.Handler
+		body    []byte
+		patched bool
+	}{
+		{"noop", noop, annotated, false},
+		{"unannotated", h, unannotated, false},
+		{"annotated", h, annotated, true},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			wh := &admission.Webhook{Handler: bc.handler}
+			checkAnswer(b, serve(wh, bc.body), bc.patched)
+			b.SetBytes(int64(len(bc.body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				serve(wh, bc.body)
+			}
+		})
+	}
+}
+
+// noopHandler is the cheapest useful controller-runtime handler: decode the
+// pod, allow it.
+func noopHandler(b *testing.B) admission.Handler {
+	scheme := runtime.NewScheme()
+	if err := corev1.AddToScheme(scheme); err != nil {
+		b.Fatal(err)
+	}
+	decoder := admission.NewDecoder(scheme)
+	return admission.HandlerFunc(func(_ context.Context, req admission.Request) admission.Response {
+		var pod corev1.Pod
+		if err := decoder.Decode(req, &pod); err != nil {
+			return admission.Errored(http.StatusBadRequest, err)
+		}
+		return admission.Allowed("")
+	})
+}
+
+func serve(wh *admission.Webhook, body []byte) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodPost, "/mutate-v1-pod", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	wh.ServeHTTP(rec, req)
+	return rec
+}
+
+func checkAnswer(b *testing.B, rec *httptest.ResponseRecorder, patched bool) {
+	var review admissionv1.AdmissionReview
+	if err := json.Unmarshal(rec.Body.Bytes(), &review); err != nil || review.Response == nil {
+		b.Fatalf("status %d, body %s: %v", rec.Code, rec.Body, err)
+	}
+	if r := review.Response; !r.Allowed || (len(r.Patch) > 0) != patched {
+		b.Fatalf("allowed %v, patch %s, want patched %v", r.Allowed, r.Patch, patched)
+	}
+}
+
+func withoutInjectAnnotation(b *testing.B, review []byte) []byte {
+	var doc map[string]any
+	if err := json.Unmarshal(review, &doc); err != nil {
+		b.Fatal(err)
+	}
+	meta := doc["request"].(map[string]any)["object"].(map[string]any)["metadata"].(map[string]any)
+	delete(meta["annotations"].(map[string]any), AnnotationInject)
+	out, err := json.Marshal(doc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return out
+}

@@ -1,0 +1,258 @@
+package webhook
+
+import (
+	"bytes"
+	"encoding/json"
+)
+
+// pruneUnchanged cuts from the three documents what the mutation left
+// alone, so that the two diffs of createPatch, which decode whole documents
+// into maps, only see the few places the mutation touched (a pod's
+// managedFields, labels, volumes and most of its containers never reach
+// them). On a 6 KB pod this is most of the cost of an admission.
+//
+// It is exact, not a heuristic: the diff of two objects is the union of the
+// diffs of their members, and of two arrays of equal length the union of
+// the diffs of their elements, each under its own path. Where original and
+// mutated are the same bytes, the raw-to-mutated and raw-to-original diffs
+// hold the same ops, which withoutNoise would drop anyway: such a member is
+// deleted from all three documents, such an array element is replaced by
+// null in all three (nulls diff to nothing, and the indexes stay). A member
+// raw has and neither original nor mutated has is a "remove" in both diffs:
+// deleted too. Anything else is kept whole. Equal bytes imply equal values;
+// unequal bytes only cost a missed cut.
+//
+// The documents are split with a plain byte scanner rather than decoded:
+// decoding them level by level cost more than the diffs it saved. Input the
+// scanner does not understand is returned as it is, for the diff to judge.
+func pruneUnchanged(raw, original, mutated []byte) (r, o, m []byte) {
+	if rm, ok := splitObject(raw); ok {
+		om, okO := splitObject(original)
+		mm, okM := splitObject(mutated)
+		if okO && okM {
+			return pruneObjects(rm, om, mm)
+		}
+	}
+	if ra, ok := splitArray(raw); ok {
+		oa, okO := splitArray(original)
+		ma, okM := splitArray(mutated)
+		if okO && okM && len(ra) == len(oa) && len(oa) == len(ma) {
+			return pruneArrays(ra, oa, ma)
+		}
+	}
+	return raw, original, mutated
+}
+
+func pruneObjects(rm, om, mm members) (r, o, m []byte) {
+	for i := range om {
+		k := om[i].name
+		mi := mm.find(k, i)
+		switch ri := rm.find(k, i); {
+		case mi < 0:
+		case bytes.Equal(om[i].value, mm[mi].value):
+			om[i].value, mm[mi].value = nil, nil
+			if ri >= 0 {
+				rm[ri].value = nil
+			}
+		case ri >= 0:
+			rm[ri].value, om[i].value, mm[mi].value = pruneUnchanged(rm[ri].value, om[i].value, mm[mi].value)
+		}
+	}
+	for i := range rm {
+		if rm[i].value != nil && om.find(rm[i].name, i) < 0 && mm.find(rm[i].name, i) < 0 {
+			rm[i].value = nil
+		}
+	}
+	return rm.join(), om.join(), mm.join()
+}
+
+func pruneArrays(ra, oa, ma [][]byte) (r, o, m []byte) {
+	null := []byte("null")
+	for i := range oa {
+		if bytes.Equal(oa[i], ma[i]) {
+			ra[i], oa[i], ma[i] = null, null, null
+		} else {
+			ra[i], oa[i], ma[i] = pruneUnchanged(ra[i], oa[i], ma[i])
+		}
+	}
+	return joinArray(ra), joinArray(oa), joinArray(ma)
+}
+
+// member is an object's member: its key decoded (name) and as written, and
+// its value; a nil value marks a member cut.
+type member struct{ name, key, value []byte }
+
+// members are an object's members in document order. They are found by a
+// scan from a hint: the three documents list a pod's fields in the same
+// order (Go's encoder writes struct fields in order and map keys sorted,
+// and so does the API server), so the hint is nearly always right.
+type members []member
+
+// find returns the index of the member named name, or -1. A member cut by
+// an earlier step is still found: its name stays.
+func (ms members) find(name []byte, hint int) int {
+	if hint >= 0 && hint < len(ms) && bytes.Equal(ms[hint].name, name) {
+		return hint
+	}
+	for i := range ms {
+		if bytes.Equal(ms[i].name, name) {
+			return i
+		}
+	}
+	return -1
+}
+
+func (ms members) join() []byte {
+	b := []byte{'{'}
+	for _, m := range ms {
+		if m.value == nil {
+			continue
+		}
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
+		b = append(append(append(b, m.key...), ':'), m.value...)
+	}
+	return append(b, '}')
+}
+
+func joinArray(elems [][]byte) []byte {
+	b := append([]byte{'['}, bytes.Join(elems, []byte{','})...)
+	return append(b, ']')
+}
+
+// maxMembers bounds the scans of find: a bigger object is kept whole.
+// Pod fields, containers and metadata have far fewer.
+const maxMembers = 64
+
+// splitObject splits a JSON object into its members. ok is false when doc
+// is not an object, has more than maxMembers members, or has a key twice
+// (which decoders resolve differently).
+func splitObject(doc []byte) (ms members, ok bool) {
+	b := trimSpace(doc)
+	if len(b) < 2 || b[0] != '{' {
+		return nil, false
+	}
+	b = trimSpace(b[1:])
+	if len(b) > 0 && b[0] == '}' {
+		return members{}, len(trimSpace(b[1:])) == 0
+	}
+	for {
+		var m member
+		if m.key, b, ok = nextValue(b); !ok || m.key[0] != '"' {
+			return nil, false
+		}
+		if b = trimSpace(b); len(b) == 0 || b[0] != ':' {
+			return nil, false
+		}
+		if m.value, b, ok = nextValue(b[1:]); !ok {
+			return nil, false
+		}
+		if m.name, ok = unquote(m.key); !ok || len(ms) == maxMembers || ms.find(m.name, -1) >= 0 {
+			return nil, false
+		}
+		ms = append(ms, m)
+		switch b = trimSpace(b); {
+		case len(b) == 0:
+			return nil, false
+		case b[0] == '}':
+			return ms, len(trimSpace(b[1:])) == 0
+		case b[0] != ',':
+			return nil, false
+		}
+		b = b[1:]
+	}
+}
+
+// splitArray splits a JSON array into its elements.
+func splitArray(doc []byte) (elems [][]byte, ok bool) {
+	b := trimSpace(doc)
+	if len(b) < 2 || b[0] != '[' {
+		return nil, false
+	}
+	b = trimSpace(b[1:])
+	if len(b) > 0 && b[0] == ']' {
+		return [][]byte{}, len(trimSpace(b[1:])) == 0
+	}
+	for {
+		var elem []byte
+		if elem, b, ok = nextValue(b); !ok {
+			return nil, false
+		}
+		elems = append(elems, elem)
+		switch b = trimSpace(b); {
+		case len(b) == 0:
+			return nil, false
+		case b[0] == ']':
+			return elems, len(trimSpace(b[1:])) == 0
+		case b[0] != ',':
+			return nil, false
+		}
+		b = b[1:]
+	}
+}
+
+// nextValue cuts the JSON value at the start of b from the rest. It only
+// finds the value's end (strings, nesting); the diff validates the content.
+func nextValue(b []byte) (value, rest []byte, ok bool) {
+	b = trimSpace(b)
+	depth := 0
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			end := stringEnd(b, i)
+			if end < 0 {
+				return nil, nil, false
+			}
+			if depth == 0 {
+				return b[:end], b[end:], true
+			}
+			i = end - 1
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 { // the end of the object or array holding a scalar
+				return b[:i], b[i:], i > 0
+			}
+			if depth--; depth == 0 {
+				return b[:i+1], b[i+1:], true
+			}
+		case ',', ':', ' ', '\t', '\r', '\n':
+			if depth == 0 { // the end of a number, true, false or null
+				return b[:i], b[i:], i > 0
+			}
+		}
+	}
+	return b, nil, depth == 0 && len(b) > 0
+}
+
+// stringEnd returns the index just past the string starting at b[start], or
+// -1 when it does not end.
+func stringEnd(b []byte, start int) int {
+	for i := start + 1; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return -1
+}
+
+// unquote decodes a JSON string; the common key with no escape is a
+// slice of s, not a copy.
+func unquote(s []byte) ([]byte, bool) {
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' && bytes.IndexByte(s, '\\') < 0 {
+		return s[1 : len(s)-1], true
+	}
+	var k string
+	if json.Unmarshal(s, &k) != nil {
+		return nil, false
+	}
+	return []byte(k), true
+}
+
+func trimSpace(b []byte) []byte {
+	return bytes.TrimLeft(b, " \t\r\n")
+}

@@ -1,0 +1,98 @@
+package webhook
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"gomodules.xyz/jsonpatch/v2"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// FuzzPruneUnchanged checks that pruning never changes a patch: for any
+// three JSON documents, the patch diffed from the pruned documents holds
+// the same ops as the one diffed from the whole ones. The seeds are the
+// golden inputs and the benchmark pod, each with its real original and
+// mutated encodings, as createPatch sees them.
+func FuzzPruneUnchanged(f *testing.F) {
+	inputs, _ := filepath.Glob("testdata/*.in.yaml")
+	for _, in := range inputs {
+		for _, native := range []bool{true, false} {
+			addPatchInputs(f, readJSON(f, in), native)
+		}
+	}
+	review, err := os.ReadFile(benchReview)
+	if err != nil {
+		f.Fatal(err)
+	}
+	var r struct {
+		Request struct{ Object json.RawMessage }
+	}
+	if err := json.Unmarshal(review, &r); err != nil {
+		f.Fatal(err)
+	}
+	addPatchInputs(f, r.Request.Object, true)
+	f.Add([]byte(`{"a":{"x":1,"y":[1,2]},"b":2}`), []byte(`{"a":{"x":1,"y":[1,2]},"b":2,"c":null}`), []byte(`{"a":{"x":1,"y":[1,3]},"b":2}`))
+	f.Add([]byte(`{"a\u002fb":[{"k":"v"}],"x":"}"}`), []byte(`{"a/b":[{"k":"v"}]}`), []byte(`{"a/b":[{"k":"w"}],"x":"]"}`))
+
+	f.Fuzz(func(t *testing.T, raw, original, mutated []byte) {
+		if !json.Valid(raw) || !json.Valid(original) || !json.Valid(mutated) {
+			return
+		}
+		want, errWant := diffPatch(raw, original, mutated)
+		got, errGot := diffPatch(pruneUnchanged(raw, original, mutated))
+		if (errWant != nil) != (errGot != nil) {
+			t.Fatalf("error %v, pruned: %v", errWant, errGot)
+		}
+		if w, g := opKeys(want), opKeys(got); !slices.Equal(w, g) {
+			t.Fatalf("pruning changed the patch:\nwhole:  %q\npruned: %q", w, g)
+		}
+	})
+}
+
+// addPatchInputs adds a seed from a pod or a workload: its pod template as
+// raw JSON, decoded and encoded (original), and mutated.
+func addPatchInputs(f *testing.F, obj []byte, native bool) {
+	var doc map[string]any
+	if err := unmarshalNumbers(obj, &doc); err != nil {
+		f.Fatal(err)
+	}
+	kind, _ := doc["kind"].(string)
+	path, ok := templatePaths[kind]
+	if !ok {
+		return
+	}
+	tmplDoc, _ := lookup(doc, path)
+	raw, err := json.Marshal(tmplDoc)
+	if err != nil {
+		f.Fatal(err)
+	}
+	var tmpl corev1.PodTemplateSpec
+	if err := json.Unmarshal(raw, &tmpl); err != nil {
+		f.Fatal(err)
+	}
+	out, _, err := Mutate(&tmpl, Options{SidecarImage: "img", NativeSidecar: native, DefaultMaxJobSeconds: DefaultMaxJobSeconds})
+	if err != nil {
+		return // a denial: no patch
+	}
+	original, err := json.Marshal(&tmpl)
+	if err != nil {
+		f.Fatal(err)
+	}
+	mutated, err := json.Marshal(out)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(raw, original, mutated)
+}
+
+func opKeys(ops []jsonpatch.JsonPatchOperation) []string {
+	keys := make([]string, len(ops))
+	for i, op := range ops {
+		keys[i] = opKey(op)
+	}
+	slices.Sort(keys)
+	return keys
+}
