@@ -35,15 +35,23 @@ type Config struct {
 	// CertDir receives tls.crt and tls.key for the webhook server.
 	CertDir string
 
-	CALifetime   time.Duration // default 10 years
-	LeafLifetime time.Duration // default 1 year
-	Overlap      time.Duration // default 10 minutes; see doc.go
-	Resync       time.Duration // default 1 minute
+	CALifetime   time.Duration // default DefaultCALifetime
+	LeafLifetime time.Duration // default DefaultLeafLifetime
+	Overlap      time.Duration // default DefaultOverlap; see doc.go
+	Resync       time.Duration // default DefaultResync
 
 	Now    func() time.Time
 	Random io.Reader
 	Log    *slog.Logger
 }
+
+// Defaults of Config.
+const (
+	DefaultCALifetime   = 10 * 365 * 24 * time.Hour
+	DefaultLeafLifetime = 365 * 24 * time.Hour
+	DefaultOverlap      = 10 * time.Minute
+	DefaultResync       = time.Minute
+)
 
 // Manager keeps the Secret, the caBundle and the serving directory in step.
 // Safe for concurrent use.
@@ -71,10 +79,10 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Client == nil {
 		return nil, errors.New("certs: a Kubernetes client is required")
 	}
-	setDefault(&cfg.CALifetime, 10*365*24*time.Hour)
-	setDefault(&cfg.LeafLifetime, 365*24*time.Hour)
-	setDefault(&cfg.Overlap, 10*time.Minute)
-	setDefault(&cfg.Resync, time.Minute)
+	setDefault(&cfg.CALifetime, DefaultCALifetime)
+	setDefault(&cfg.LeafLifetime, DefaultLeafLifetime)
+	setDefault(&cfg.Overlap, DefaultOverlap)
+	setDefault(&cfg.Resync, DefaultResync)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}

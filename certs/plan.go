@@ -20,11 +20,14 @@ type plan struct {
 	random   io.Reader
 }
 
-// renewAt is when a certificate is replaced: at two thirds of its life.
+// renewAt is when a certificate is replaced: at two thirds of the life it
+// was issued for, counted from its issue (NotBefore is backdated).
 func renewAt(c *x509.Certificate) time.Time {
-	life := c.NotAfter.Sub(c.NotBefore)
-	return c.NotBefore.Add(life * 2 / 3)
+	issued := issuedAt(c)
+	return issued.Add(c.NotAfter.Sub(issued) * 2 / 3)
 }
+
+func issuedAt(c *x509.Certificate) time.Time { return c.NotBefore.Add(backdate) }
 
 // next returns the bundle to store at now and why it changed; no reasons
 // means b is fine as it is.
@@ -58,7 +61,7 @@ func (p plan) next(b bundle, now time.Time) (bundle, []string, error) {
 		why = append(why, reason)
 	}
 
-	if b.previousCA != nil && signedBy(b.leaf, b.ca) && !now.Before(b.leaf.cert.NotBefore.Add(backdate+p.overlap)) {
+	if b.previousCA != nil && signedBy(b.leaf, b.ca) && !now.Before(issuedAt(b.leaf.cert).Add(p.overlap)) {
 		b.previousCA = nil
 		why = append(why, "CA rotation finished: old CA no longer trusted")
 	}
@@ -81,7 +84,7 @@ func (p plan) leafReason(b bundle, now time.Time) string {
 	case b.previousCA != nil && b.leaf.cert.CheckSignatureFrom(b.previousCA) == nil:
 		// Mid-rotation: keep serving the old CA's leaf until the new CA has
 		// been trusted everywhere for a whole overlap.
-		if now.Before(b.ca.cert.NotBefore.Add(backdate + p.overlap)) {
+		if now.Before(issuedAt(b.ca.cert).Add(p.overlap)) {
 			return ""
 		}
 		return "CA rotation: serving certificate moves to the new CA"

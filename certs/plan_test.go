@@ -37,9 +37,8 @@ func settled(t *testing.T, p plan, b bundle, now time.Time) bundle {
 func TestPlan_Next(t *testing.T) {
 	p := testPlan()
 	fresh := settled(t, p, bundle{}, t0)
-	// Renewal at 2/3 of the life counted from the backdated NotBefore.
-	leafRenewal := fresh.leaf.cert.NotBefore.Add((year + backdate) * 2 / 3)
-	caRenewal := fresh.ca.cert.NotBefore.Add((10*year + backdate) * 2 / 3)
+	leafRenewal := t0.Add(year * 2 / 3)
+	caRenewal := t0.Add(10 * year * 2 / 3)
 	// A bundle from the same CA whose leaf carries other names.
 	otherNames := fresh
 	otherNames.leaf = mustLeaf(t, fresh.ca, []string{"old-svc"}, t0)
@@ -118,7 +117,7 @@ func TestPlan_Next(t *testing.T) {
 func TestPlan_CARotation(t *testing.T) {
 	p := testPlan()
 	old := settled(t, p, bundle{}, t0)
-	start := old.ca.cert.NotBefore.Add((10*year + backdate) * 2 / 3)
+	start := t0.Add(10 * year * 2 / 3)
 	// By then the leaf has been renewed several times; the last a month ago.
 	old.leaf = mustLeaf(t, old.ca, p.dnsNames, start.Add(-30*day))
 
@@ -160,6 +159,20 @@ func TestBundleFromData_ignoresGarbage(t *testing.T) {
 	mixed[KeyKey] = fresh.data()[KeyCAKey] // the CA key does not belong to the leaf
 	if bundleFromData(mixed).leaf != nil {
 		t.Fatal("a leaf with a foreign key was accepted")
+	}
+}
+
+// TestPlan_ShortLifetimes checks that the backdating of NotBefore does not
+// count as life: a one-minute certificate is renewed after 40 seconds.
+func TestPlan_ShortLifetimes(t *testing.T) {
+	p := testPlan()
+	p.caLifetime, p.leafLifetime = 3*time.Minute, time.Minute
+	b := settled(t, p, bundle{}, t0)
+	if _, why, _ := p.next(b, t0.Add(39*time.Second)); len(why) != 0 {
+		t.Fatalf("renewed after 39 s of a one-minute life: %q", why)
+	}
+	if next, _, _ := p.next(b, t0.Add(40*time.Second)); next.leaf == b.leaf {
+		t.Fatal("not renewed after 40 s of a one-minute life")
 	}
 }
 

@@ -9,7 +9,9 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
+	"sidekiq-probe.io/sidekiq-probe/certs"
 	"sidekiq-probe.io/sidekiq-probe/webhook"
 )
 
@@ -34,6 +36,13 @@ type Config struct {
 	CertSecret    string
 	WebhookConfig string
 	ServiceName   string
+	// Lifetimes of the self-managed certificates; zero is the certs
+	// package's default, which suits production. Tests shorten them to
+	// watch renewals and CA rotations.
+	CALifetime      time.Duration
+	CertLifetime    time.Duration
+	RotationOverlap time.Duration
+	CertResync      time.Duration
 }
 
 // Path is where the API server sends pod admission reviews.
@@ -58,6 +67,10 @@ func ParseFlags(args []string, getenv func(string) string, out io.Writer) (Confi
 	fs.StringVar(&c.CertSecret, "cert-secret", "sidekiq-probe-webhook-certs", "Secret in --namespace holding the CA and serving certificate (with --manage-certs)")
 	fs.StringVar(&c.WebhookConfig, "webhook-config", "sidekiq-probe", "MutatingWebhookConfiguration whose caBundle is kept in sync (with --manage-certs)")
 	fs.StringVar(&c.ServiceName, "service-name", "sidekiq-probe-webhook", "Service in front of the webhook, for the certificate's DNS names (with --manage-certs)")
+	fs.DurationVar(&c.CALifetime, "ca-lifetime", certs.DefaultCALifetime, "lifetime of the self-managed CA, renewed at two thirds (with --manage-certs)")
+	fs.DurationVar(&c.CertLifetime, "cert-lifetime", certs.DefaultLeafLifetime, "lifetime of the self-managed serving certificate, renewed at two thirds (with --manage-certs)")
+	fs.DurationVar(&c.RotationOverlap, "ca-rotation-overlap", certs.DefaultOverlap, "time each step of a CA rotation waits for all replicas and the API server (with --manage-certs)")
+	fs.DurationVar(&c.CertResync, "cert-resync", certs.DefaultResync, "how often the certificates are checked besides on changes of the Secret (with --manage-certs)")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}
@@ -98,8 +111,39 @@ func (c Config) validate() error {
 			errs = append(errs, fmt.Errorf("%s: must not be empty%s", name, hint))
 		}
 	}
+	if c.ManageCerts {
+		errs = append(errs, c.validateLifetimes())
+	}
 	if err := c.Webhook.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// validateLifetimes keeps a CA rotation possible: its two overlap steps must
+// end before the old CA, renewed at two thirds of its life, expires.
+func (c Config) validateLifetimes() error {
+	var errs []error
+	for name, d := range map[string]*time.Duration{"--ca-lifetime": &c.CALifetime, "--cert-lifetime": &c.CertLifetime,
+		"--ca-rotation-overlap": &c.RotationOverlap, "--cert-resync": &c.CertResync} {
+		if *d < 0 {
+			errs = append(errs, fmt.Errorf("%s: %v is not a positive duration", name, *d))
+		}
+	}
+	ca, cert, overlap := orDefault(c.CALifetime, certs.DefaultCALifetime),
+		orDefault(c.CertLifetime, certs.DefaultLeafLifetime), orDefault(c.RotationOverlap, certs.DefaultOverlap)
+	if cert > ca {
+		errs = append(errs, fmt.Errorf("--cert-lifetime: %v is longer than --ca-lifetime %v", cert, ca))
+	}
+	if 6*overlap >= ca {
+		errs = append(errs, fmt.Errorf("--ca-rotation-overlap: %v must be less than a sixth of --ca-lifetime %v", overlap, ca))
+	}
+	return errors.Join(errs...)
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
 }

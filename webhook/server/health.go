@@ -5,14 +5,26 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 )
 
 // health serves /healthz (the process answers) and /readyz (it can admit
 // pods: a certificate valid now is being served, and it is not stopping).
 type health struct {
-	certificate func() *tls.Certificate
-	now         func() time.Time
-	stopping    atomic.Bool
+	now      func() time.Time
+	watcher  atomic.Pointer[certwatcher.CertWatcher] // set once the cert dir is read
+	stopping atomic.Bool
+}
+
+// certificate is the one being served, or nil before there is one.
+func (h *health) certificate() *tls.Certificate {
+	w := h.watcher.Load()
+	if w == nil {
+		return nil
+	}
+	cert, _ := w.GetCertificate(nil)
+	return cert
 }
 
 func (h *health) handler() http.Handler {
@@ -35,10 +47,7 @@ func (h *health) notReady() string {
 	if h.stopping.Load() {
 		return "shutting down"
 	}
-	var cert *tls.Certificate
-	if h.certificate != nil {
-		cert = h.certificate()
-	}
+	cert := h.certificate()
 	if cert == nil || cert.Leaf == nil {
 		return "no serving certificate yet"
 	}

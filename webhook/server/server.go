@@ -117,7 +117,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		stop()
 		return errors.Join(fmt.Errorf("--cert-dir: %w", err), g.Wait())
 	}
-	health.certificate = func() *tls.Certificate { c, _ := watcher.GetCertificate(nil); return c }
+	health.watcher.Store(watcher)
 	registry.MustRegister(certificateExpiry(health.certificate))
 	g.Go(func() error { return watcher.Start(ctx) })
 
@@ -172,6 +172,7 @@ func certManager(cfg Config, deps Deps) (*certs.Manager, error) {
 	return certs.New(certs.Config{
 		Client: client, Namespace: cfg.Namespace, SecretName: cfg.CertSecret,
 		WebhookConfigName: cfg.WebhookConfig, ServiceName: cfg.ServiceName, CertDir: cfg.CertDir,
+		CALifetime: cfg.CALifetime, LeafLifetime: cfg.CertLifetime, Overlap: cfg.RotationOverlap, Resync: cfg.CertResync,
 		Now: deps.Now, Log: deps.Log.With("component", "certs"),
 	})
 }

@@ -72,6 +72,7 @@ func launch(t *testing.T, cfg Config, deps Deps, roots *x509.CertPool, serverNam
 	select {
 	case a = <-addrs:
 	case err := <-done:
+		stopped = true
 		t.Fatalf("serve stopped before listening: %v", err)
 	}
 	return &running{
@@ -157,7 +158,10 @@ func TestParseFlags(t *testing.T) {
 		"an unknown log level lists the accepted ones": {args: []string{"--sidecar-image=p", "--log-level=loud"}, wantErr: `--log-level: "loud" is not one of debug, info, warn, error`},
 		"a port out of range is refused":               {args: []string{"--sidecar-image=p", "--port=70000"}, wantErr: "--port: 70000"},
 		"managed certificates need a secret name":      {args: []string{"--sidecar-image=p", "--manage-certs", "--cert-secret="}, wantErr: "--cert-secret: must not be empty"},
-		"stray arguments are refused":                  {args: []string{"--sidecar-image=p", "extra"}, wantErr: "no arguments"},
+		"a rotation overlap too long for the CA is refused": {
+			args: []string{"--sidecar-image=p", "--manage-certs", "--ca-lifetime=1h", "--ca-rotation-overlap=20m"}, wantErr: "--ca-rotation-overlap: 20m0s must be less than a sixth",
+		},
+		"stray arguments are refused": {args: []string{"--sidecar-image=p", "extra"}, wantErr: "no arguments"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
