@@ -175,13 +175,15 @@ type replica struct {
 // only the addresses and the cert dir moved to this machine's temp space.
 // Replicas share this machine, so only the one on in.port is called by the
 // API server; the others still take part in managing the certificates.
-func (in *installed) startReplica(t *testing.T, port int) *replica {
+// extra flags are appended last.
+func (in *installed) startReplica(t *testing.T, port int, extra ...string) *replica {
 	t.Helper()
 	c := in.deployment.Spec.Template.Spec.Containers[0]
 	r := &replica{certDir: t.TempDir(), health: "127.0.0.1:" + strconv.Itoa(freePort(t)), logs: &syncBuffer{}}
 	args := append(append([]string{}, c.Args...), // later flags win
 		"--port="+strconv.Itoa(port), "--cert-dir="+r.certDir,
 		"--health-addr="+r.health, "--metrics-addr=127.0.0.1:0")
+	args = append(args, extra...)
 	cmd := exec.Command(serveBinary(t), args...)
 	cmd.Env = append(os.Environ(), "POD_NAMESPACE="+namespace, "KUBECONFIG="+in.kubeconfig)
 	cmd.Stderr = r.logs
