@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -108,6 +109,34 @@ func TestChart_TwoReplicas(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("an annotated Deployment's pods get the sidecar (through kube-controller-manager)", func(t *testing.T) {
+		in.cp.StartControllerManager(t)
+		labels := map[string]string{"app": "worker"}
+		pod := sidekiqPod(true)
+		_, err := client.AppsV1().Deployments("apps").Create(ctx, &appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Name: "worker"},
+			Spec: appsv1.DeploymentSpec{
+				Replicas: ptr.To[int32](2),
+				Selector: &metav1.LabelSelector{MatchLabels: labels},
+				Template: corev1.PodTemplateSpec{
+					ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: pod.Annotations},
+					Spec:       pod.Spec,
+				},
+			},
+		}, metav1.CreateOptions{})
+		must(t, err)
+		var pods *corev1.PodList
+		waitFor(t, "the Deployment has two pods", func() bool {
+			pods, err = client.CoreV1().Pods("apps").List(ctx, metav1.ListOptions{LabelSelector: "app=worker"})
+			return err == nil && len(pods.Items) == 2
+		})
+		for _, p := range pods.Items {
+			if !hasSidecar(&p) {
+				t.Errorf("pod %s of the Deployment has no sidecar", p.Name)
+			}
+		}
+	})
 
 	t.Run("with the webhook down, failurePolicy Ignore creates pods unmutated", func(t *testing.T) {
 		a.stop()

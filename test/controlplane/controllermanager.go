@@ -1,0 +1,68 @@
+package controlplane
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+// StartControllerManager runs kube-controller-manager against cp with the
+// controllers that turn a Deployment into pods, until the test ends. Its
+// output is logged when the test fails.
+func (cp *ControlPlane) StartControllerManager(t testing.TB) {
+	t.Helper()
+	bin := filepath.Join(AssetsDir(t), "kube-controller-manager")
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("kube-controller-manager missing in %s: run `make deps`", filepath.Dir(bin))
+	}
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(kubeconfig, cp.KubeConfig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin,
+		"--kubeconfig="+kubeconfig,
+		"--controllers=deployment-controller,replicaset-controller",
+		"--leader-elect=false",
+		"--secure-port=0", // no health endpoint needed; nothing else may take a port
+	)
+	var out lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start kube-controller-manager: %v", err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("kube-controller-manager output:\n%s", out.String())
+		}
+	})
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
