@@ -11,7 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -20,7 +20,7 @@ func must(t *testing.T, err error) {
 
 // freePort finds a port no one listens on. controller-runtime's webhook
 // server takes a port number, not a listener, so a small race remains.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	must(t, err)
@@ -28,7 +28,7 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-func status(t *testing.T, url string) int {
+func status(t testing.TB, url string) int {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
@@ -38,7 +38,7 @@ func status(t *testing.T, url string) int {
 	return resp.StatusCode
 }
 
-func body(t *testing.T, url string) string {
+func body(t testing.TB, url string) string {
 	t.Helper()
 	resp, err := http.Get(url)
 	must(t, err)
@@ -48,7 +48,7 @@ func body(t *testing.T, url string) string {
 	return string(b)
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
@@ -63,7 +63,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func runtimeRaw(b []byte) runtime.RawExtension { return runtime.RawExtension{Raw: b} }
 
 // testWriter sends serve's logs to the test log, shown on failure.
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSuffix(string(p), "\n"))

@@ -32,7 +32,7 @@ type running struct {
 }
 
 // start runs serve with cfg on 127.0.0.1 and waits until it is ready.
-func start(t *testing.T, cfg Config, deps Deps, roots *x509.CertPool, serverName string) *running {
+func start(t testing.TB, cfg Config, deps Deps, roots *x509.CertPool, serverName string) *running {
 	t.Helper()
 	r := launch(t, cfg, deps, roots, serverName)
 	waitFor(t, "serve is ready", func() bool {
@@ -42,7 +42,7 @@ func start(t *testing.T, cfg Config, deps Deps, roots *x509.CertPool, serverName
 }
 
 // launch runs serve with cfg on 127.0.0.1 and returns once it listens.
-func launch(t *testing.T, cfg Config, deps Deps, roots *x509.CertPool, serverName string) *running {
+func launch(t testing.TB, cfg Config, deps Deps, roots *x509.CertPool, serverName string) *running {
 	t.Helper()
 	if cfg.Port == 0 {
 		cfg.Port = freePort(t)
@@ -208,7 +208,7 @@ func sidekiqPod(annotations map[string]string) *corev1.Pod {
 
 // review sends pod to the webhook the way the API server does and checks
 // that the answer is for this request.
-func review(t *testing.T, r *running, namespace string, pod *corev1.Pod) *admissionv1.AdmissionResponse {
+func review(t testing.TB, r *running, namespace string, pod *corev1.Pod) *admissionv1.AdmissionResponse {
 	t.Helper()
 	raw, err := json.Marshal(pod)
 	if err != nil {
@@ -244,7 +244,7 @@ func review(t *testing.T, r *running, namespace string, pod *corev1.Pod) *admiss
 
 // writeTestCert writes a certificate for localhost into a temp dir and
 // returns the dir and a pool trusting only it.
-func writeTestCert(t *testing.T) (string, *x509.CertPool) {
+func writeTestCert(t testing.TB) (string, *x509.CertPool) {
 	dir := t.TempDir()
 	return dir, testcert.Write(t, dir, "localhost")
 }
