@@ -70,6 +70,9 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	obs := newObserver(registry, log, deps.Now)
 	handler.Observe = obs.Observe
 
+	// Health and metrics come up first: /healthz must answer while the
+	// certificate is still being obtained, or the kubelet would restart a
+	// replica that is merely waiting for the API server.
 	healthLn, err := net.Listen("tcp", cfg.HealthAddr)
 	if err != nil {
 		return fmt.Errorf("--health-addr: %w", err)
@@ -92,6 +95,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		return serveHTTP(ctx, metricsLn, promhttp.HandlerFor(registry, promhttp.HandlerOpts{Registry: registry}))
 	})
 	g.Go(func() error {
+		// Unready as soon as shutdown starts, so traffic moves elsewhere.
 		<-ctx.Done()
 		health.stopping.Store(true)
 		return nil
@@ -112,6 +116,8 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		}
 	}
 
+	// The server reads its certificate only through this watcher, whether
+	// the files come from package certs or from cert-manager's Secret.
 	watcher, err := certwatcher.New(filepath.Join(cfg.CertDir, certs.CertFile), filepath.Join(cfg.CertDir, certs.KeyFile))
 	if err != nil {
 		stop()
