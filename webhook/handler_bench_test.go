@@ -107,3 +107,59 @@ func withoutInjectAnnotation(b *testing.B, review []byte) []byte {
 	}
 	return out
 }
+
+// BenchmarkDiff compares, on the benchmark pod, the patch diff over the
+// whole documents with the diff after pruneUnchanged (what createPatch
+// does), in one run: the two give the same ops (FuzzPruneUnchanged).
+func BenchmarkDiff(b *testing.B) {
+	review, err := os.ReadFile(benchReview)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var r struct {
+		Request struct{ Object json.RawMessage }
+	}
+	if err := json.Unmarshal(review, &r); err != nil {
+		b.Fatal(err)
+	}
+	var pod corev1.Pod
+	if err := json.Unmarshal(r.Request.Object, &pod); err != nil {
+		b.Fatal(err)
+	}
+	out, _, err := Mutate(&corev1.PodTemplateSpec{ObjectMeta: pod.ObjectMeta, Spec: pod.Spec}, Options{SidecarImage: "img", NativeSidecar: true, DefaultMaxJobSeconds: 60})
+	if err != nil {
+		b.Fatal(err)
+	}
+	mutated := pod
+	mutated.ObjectMeta, mutated.Spec = out.ObjectMeta, out.Spec
+	original, err := json.Marshal(&pod)
+	if err != nil {
+		b.Fatal(err)
+	}
+	mutatedJSON, err := json.Marshal(&mutated)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("whole", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := diffPatch(r.Request.Object, original, mutatedJSON); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("pruned", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := diffPatch(pruneUnchanged(r.Request.Object, original, mutatedJSON)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("prune-only", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			pruneUnchanged(r.Request.Object, original, mutatedJSON)
+		}
+	})
+}
