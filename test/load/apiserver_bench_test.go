@@ -1,0 +1,239 @@
+package load
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"sidekiq-probe.io/sidekiq-probe/contract"
+	"sidekiq-probe.io/sidekiq-probe/internal/testsidekiq"
+	"sidekiq-probe.io/sidekiq-probe/test/controlplane"
+	"sidekiq-probe.io/sidekiq-probe/test/testcert"
+	"sidekiq-probe.io/sidekiq-probe/webhook"
+)
+
+// webhookName is the webhook as the API server's metrics name it.
+const webhookName = "pods.sidekiq-probe.io"
+
+// podsPerRound is how many pods each namespace gets per op.
+const podsPerRound = 500
+
+// BenchmarkAPIServerPodCreate creates the same annotated Rails worker pod
+// podsPerRound times in a namespace without the injection label (the
+// webhook is not called) and podsPerRound times in a labelled one (it is),
+// through a real kube-apiserver calling the real serve binary over TLS, and
+// reports the two wall times, their ratio, and the API server's own
+// apiserver_admission_webhook_admission_duration_seconds for the webhook.
+// Pods are only created: nothing schedules them.
+func BenchmarkAPIServerPodCreate(b *testing.B) {
+	root := testsidekiq.RepoRoot(b)
+	cp := controlplane.Start(b)
+	certDir := b.TempDir()
+	testcert.Write(b, certDir, "localhost")
+	url, _ := startServe(b, root, certDir)
+	ctx := context.Background()
+	registerWebhook(b, cp.Client, strings.Replace(url, "127.0.0.1", "localhost", 1), certDir)
+
+	fast := rest.CopyConfig(cp.Config)
+	fast.QPS, fast.Burst = 1000, 1000 // the client must not be the bottleneck
+	client := kubernetes.NewForConfigOrDie(fast)
+	pod := benchPod(b, root)
+	for ns, labels := range map[string]map[string]string{
+		"plain":    nil,
+		"labelled": {webhook.NamespaceLabel: webhook.NamespaceLabelEnabled},
+	} {
+		_, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: labels}}, metav1.CreateOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	// The API server picks up the webhook configuration within a moment.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got, err := client.CoreV1().Pods("labelled").Create(ctx, pod, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		if err == nil && injected(got) {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("the API server does not call the webhook: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	var plain, labelled time.Duration
+	for b.Loop() {
+		plain += createPods(b, client, "plain", pod, false)
+		labelled += createPods(b, client, "labelled", pod, true)
+	}
+	b.ReportMetric(0, "ns/op")
+	n := float64(b.N)
+	b.ReportMetric(plain.Seconds()/n, "plain-s")
+	b.ReportMetric(labelled.Seconds()/n, "labelled-s")
+	b.ReportMetric(labelled.Seconds()/plain.Seconds(), "ratio")
+	h := webhookHistogram(b, cp.Client)
+	b.ReportMetric(h.GetSampleSum()/float64(h.GetSampleCount())*1000, "webhook-mean-ms")
+	b.ReportMetric(histogramQuantile(h, 0.5)*1000, "webhook-p50-ms")
+	b.ReportMetric(histogramQuantile(h, 0.99)*1000, "webhook-p99-ms")
+}
+
+// createPods creates podsPerRound copies of pod in ns from 8 goroutines,
+// as a busy ReplicaSet controller might, and returns the wall time.
+func createPods(b *testing.B, client kubernetes.Interface, ns string, pod *corev1.Pod, wantInjected bool) time.Duration {
+	const workers = 8
+	next := make(chan struct{})
+	errs := make(chan error, workers)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range workers {
+		wg.Go(func() {
+			for range next {
+				got, err := client.CoreV1().Pods(ns).Create(context.Background(), pod, metav1.CreateOptions{})
+				if err == nil && injected(got) != wantInjected {
+					err = fmt.Errorf("pod %s: injected %v, want %v", got.Name, !wantInjected, wantInjected)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	for range podsPerRound {
+		select {
+		case next <- struct{}{}:
+		case err := <-errs:
+			close(next)
+			wg.Wait()
+			b.Fatal(err)
+		}
+	}
+	close(next)
+	wg.Wait()
+	took := time.Since(start)
+	select {
+	case err := <-errs:
+		b.Fatal(err)
+	default:
+	}
+	return took
+}
+
+func injected(pod *corev1.Pod) bool {
+	for _, c := range append(pod.Spec.InitContainers, pod.Spec.Containers...) {
+		if c.Name == contract.ContainerName {
+			return true
+		}
+	}
+	return false
+}
+
+// benchPod is the pod of the webhook benchmarks' review, made creatable on
+// a bare API server: without the service account, its token volume and the
+// priority class, which nothing here creates.
+func benchPod(b *testing.B, root string) *corev1.Pod {
+	raw, err := os.ReadFile(filepath.Join(root, "webhook/testdata/bench/rails-worker.review.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var review struct {
+		Request struct{ Object corev1.Pod }
+	}
+	if err := json.Unmarshal(raw, &review); err != nil {
+		b.Fatal(err)
+	}
+	pod := &review.Request.Object
+	pod.Namespace, pod.OwnerReferences, pod.ManagedFields = "", nil, nil
+	pod.Spec.ServiceAccountName, pod.Spec.DeprecatedServiceAccount = "", ""
+	pod.Spec.PriorityClassName, pod.Spec.Priority = "", nil
+	pod.Spec.Volumes = pod.Spec.Volumes[:len(pod.Spec.Volumes)-1] // kube-api-access-*
+	c := &pod.Spec.Containers[0]
+	c.VolumeMounts = c.VolumeMounts[:len(c.VolumeMounts)-1]
+	return pod
+}
+
+// registerWebhook points a MutatingWebhookConfiguration at url, as the
+// chart does but by URL: the API server refuses loopback Service endpoints.
+func registerWebhook(b *testing.B, client kubernetes.Interface, url, certDir string) {
+	caBundle, err := os.ReadFile(filepath.Join(certDir, "tls.crt"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	fail, none := admissionregistrationv1.Fail, admissionregistrationv1.SideEffectClassNone
+	_, err = client.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(context.Background(),
+		&admissionregistrationv1.MutatingWebhookConfiguration{
+			ObjectMeta: metav1.ObjectMeta{Name: "sidekiq-probe"},
+			Webhooks: []admissionregistrationv1.MutatingWebhook{{
+				Name:         webhookName,
+				ClientConfig: admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: caBundle},
+				Rules: []admissionregistrationv1.RuleWithOperations{{
+					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
+					Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}},
+				}},
+				NamespaceSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{webhook.NamespaceLabel: webhook.NamespaceLabelEnabled}},
+				FailurePolicy:           &fail,
+				SideEffects:             &none,
+				AdmissionReviewVersions: []string{"v1"},
+			}},
+		}, metav1.CreateOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+}
+
+// webhookHistogram reads the API server's /metrics and returns its
+// admission duration histogram for our webhook (non-dry-run creations and
+// the dry runs of the warm-up alike).
+func webhookHistogram(b *testing.B, client kubernetes.Interface) *dto.Histogram {
+	body, err := client.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(strings.NewReader(string(body)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	family := families["apiserver_admission_webhook_admission_duration_seconds"]
+	for _, m := range family.GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "name" && l.GetValue() == webhookName {
+				return m.GetHistogram()
+			}
+		}
+	}
+	b.Fatalf("no apiserver_admission_webhook_admission_duration_seconds for %s", webhookName)
+	return nil
+}
+
+// histogramQuantile interpolates linearly within the bucket holding q, as
+// PromQL's histogram_quantile does; the buckets are coarse (5 ms, 25 ms,
+// 100 ms...), so the mean says more.
+func histogramQuantile(h *dto.Histogram, q float64) float64 {
+	buckets := h.GetBucket()
+	sort.Slice(buckets, func(i, j int) bool { return buckets[i].GetUpperBound() < buckets[j].GetUpperBound() })
+	rank := q * float64(h.GetSampleCount())
+	lower, below := 0.0, 0.0
+	for _, bk := range buckets {
+		if count := float64(bk.GetCumulativeCount()); count >= rank {
+			return lower + (bk.GetUpperBound()-lower)*(rank-below)/(count-below)
+		}
+		lower, below = bk.GetUpperBound(), float64(bk.GetCumulativeCount())
+	}
+	return lower
+}

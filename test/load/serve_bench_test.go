@@ -1,0 +1,182 @@
+// Package load drives the real `sidekiq-probe-webhook serve` binary over
+// TLS on loopback with concurrent admission reviews. It holds benchmarks
+// only: run them with `make bench` or go test -bench.
+package load
+
+import (
+	"bytes"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	admissionv1 "k8s.io/api/admission/v1"
+
+	"sidekiq-probe.io/sidekiq-probe/internal/testsidekiq"
+	"sidekiq-probe.io/sidekiq-probe/test/testcert"
+)
+
+// BenchmarkServeTLS sends the 6 KB Rails worker review of the webhook
+// benchmarks, annotated, to serve over HTTPS from 16 goroutines on a few
+// keep-alive connections, as the API server does. Bound it by count
+// (-benchtime=20000x) or time (-benchtime=10s). The load generator shares
+// the machine's cores with the server.
+func BenchmarkServeTLS(b *testing.B) {
+	root := testsidekiq.RepoRoot(b)
+	review, err := os.ReadFile(filepath.Join(root, "webhook/testdata/bench/rails-worker.review.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	certDir := b.TempDir()
+	pool := testcert.Write(b, certDir, "localhost")
+	url, pid := startServe(b, root, certDir)
+	client := &http.Client{
+		Timeout: 10 * time.Second,
+		Transport: &http.Transport{
+			TLSClientConfig:     &tls.Config{RootCAs: pool, ServerName: "localhost", MinVersion: tls.VersionTLS12},
+			ForceAttemptHTTP2:   true,
+			MaxIdleConnsPerHost: 16,
+		},
+	}
+
+	var (
+		mu        sync.Mutex
+		latencies []time.Duration
+		errs      atomic.Int64
+		firstErr  atomic.Value
+	)
+	b.SetParallelism(8) // 16 goroutines on 2 cores
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		var mine []time.Duration
+		for pb.Next() {
+			start := time.Now()
+			if err := admit(client, url, review); err != nil {
+				errs.Add(1)
+				firstErr.CompareAndSwap(nil, err.Error())
+				continue
+			}
+			mine = append(mine, time.Since(start))
+		}
+		mu.Lock()
+		latencies = append(latencies, mine...)
+		mu.Unlock()
+	})
+	b.StopTimer()
+
+	if e := errs.Load(); e > 0 {
+		b.Errorf("%d of %d admissions failed, the first: %v", e, b.N, firstErr.Load())
+	}
+	slices.Sort(latencies)
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "admissions/s")
+	b.ReportMetric(quantile(latencies, 0.50).Seconds()*1000, "p50-ms")
+	b.ReportMetric(quantile(latencies, 0.99).Seconds()*1000, "p99-ms")
+	b.ReportMetric(float64(errs.Load()), "errors")
+	b.ReportMetric(float64(vmKiB(b, pid, "VmRSS"))/1024, "RSS-MiB")
+	b.ReportMetric(float64(vmKiB(b, pid, "VmHWM"))/1024, "peak-RSS-MiB")
+}
+
+// admit posts one review and checks that it came back allowed and patched.
+func admit(client *http.Client, url string, review []byte) error {
+	resp, err := client.Post(url, "application/json", bytes.NewReader(review))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	var out admissionv1.AdmissionReview
+	if err := json.Unmarshal(body, &out); err != nil || resp.StatusCode != http.StatusOK || out.Response == nil {
+		return fmt.Errorf("status %d, body %.200s", resp.StatusCode, body)
+	}
+	if !out.Response.Allowed || len(out.Response.Patch) == 0 {
+		return fmt.Errorf("not patched: %.200s", body)
+	}
+	return nil
+}
+
+// startServe builds and runs `sidekiq-probe-webhook serve` as `make build`
+// builds it, on loopback ports, and waits until it is ready.
+func startServe(b *testing.B, root, certDir string) (url string, pid int) {
+	bin := filepath.Join(b.TempDir(), "sidekiq-probe-webhook")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./cmd/sidekiq-probe-webhook")
+	build.Dir, build.Env = root, append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	port, health, metrics := freePort(b), freePort(b), freePort(b)
+	cmd := exec.Command(bin, "serve", "--port="+strconv.Itoa(port), "--cert-dir="+certDir,
+		"--health-addr=127.0.0.1:"+strconv.Itoa(health), "--metrics-addr=127.0.0.1:"+strconv.Itoa(metrics),
+		"--sidecar-image=sidekiq-probe:bench", "--namespace=sidekiq-probe", "--log-level=error")
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	ready := "http://127.0.0.1:" + strconv.Itoa(health) + "/readyz"
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(ready)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("serve not ready after 20s; log:\n%s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return "https://127.0.0.1:" + strconv.Itoa(port) + "/mutate-v1-pod", cmd.Process.Pid
+}
+
+func quantile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[min(len(sorted)-1, int(q*float64(len(sorted))))]
+}
+
+func freePort(b *testing.B) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// vmKiB reads one "Vm..." line of /proc/PID/status, in KiB.
+func vmKiB(b *testing.B, pid int, field string) int {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			return n
+		}
+	}
+	b.Fatalf("no %s in /proc/%d/status", field, pid)
+	return 0
+}
