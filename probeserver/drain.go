@@ -15,8 +15,11 @@ import (
 type Signaler func(pid int, sig syscall.Signal) error
 
 // drainPoll is how often a drain looks at the running jobs. Sidekiq only
-// reports them once per heartbeat (5 or 10 s), so a second is plenty.
-const drainPoll = time.Second
+// reports them once per heartbeat (5 or 10 s), but each look after that
+// heartbeat is time the pod waits to stop: at 250 ms a drain ends on average
+// 125 ms after the heartbeat that allows it, instead of 500 ms at 1 s, for
+// four Redis round trips a second during the drain only.
+const drainPoll = 250 * time.Millisecond
 
 // drain is the one preStop drain of the pod. Every call to PreStop, at the
 // same time or later, waits for this same drain and gets its result.
