@@ -105,3 +105,19 @@ cluster-up: node-tools ## Start the local cluster in bin/cluster (kubeconfig: bi
 
 cluster-down: ## Stop the local cluster and remove everything it made.
 	go run ./test/cluster/cmd/cluster down
+
+# Benchmarks of docs/performance.md (a few minutes on 2 cores): the raw
+# `go test -bench` output goes to bin/bench.txt, which benchstat compares
+# (go run golang.org/x/perf/cmd/benchstat old.txt bin/bench.txt); the run
+# ends with one table of the medians. Timings are never test assertions.
+BENCH_OUT := $(BIN)/bench.txt
+BENCH     := set -o pipefail; go test -run '^$$' -timeout 15m
+
+.PHONY: bench
+bench: deps ## Run the benchmarks and print one table (raw output: bin/bench.txt).
+	$(BENCH) -bench 'BenchmarkAdmission|BenchmarkDiff' -benchtime 3000x -count 5 ./webhook/ | tee $(BENCH_OUT)
+	$(BENCH) -bench BenchmarkSidecarFootprint -benchtime 500x -count 3 ./probeserver/ | tee -a $(BENCH_OUT)
+	$(BENCH) -bench BenchmarkDetectionAndDrain -benchtime 1x ./probeserver/ | tee -a $(BENCH_OUT)
+	$(BENCH) -bench BenchmarkServeTLS -benchtime 20000x -count 3 ./test/load/ | tee -a $(BENCH_OUT)
+	$(BENCH) -bench BenchmarkAPIServerPodCreate -benchtime 1x ./test/load/ | tee -a $(BENCH_OUT)
+	@go run ./test/load/benchtable < $(BENCH_OUT)
