@@ -7,13 +7,16 @@ import (
 	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
 )
 
 // health serves /healthz (the process answers) and /readyz (it can admit
-// pods: a certificate valid now is being served, and it is not stopping).
+// pods: the webhook answers TLS handshakes with a certificate valid now, and
+// it is not stopping).
 type health struct {
 	now      func() time.Time
 	watcher  atomic.Pointer[certwatcher.CertWatcher] // set once the cert dir is read
+	started  atomic.Pointer[healthz.Checker]         // dials the webhook port
 	stopping atomic.Bool
 }
 
@@ -32,8 +35,8 @@ func (h *health) handler() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if reason := h.notReady(); reason != "" {
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if reason := h.notReady(r); reason != "" {
 			http.Error(w, reason, http.StatusServiceUnavailable)
 			return
 		}
@@ -43,9 +46,12 @@ func (h *health) handler() http.Handler {
 }
 
 // notReady says why the webhook is not ready, or "".
-func (h *health) notReady() string {
+func (h *health) notReady(r *http.Request) string {
 	if h.stopping.Load() {
 		return "shutting down"
+	}
+	if started := h.started.Load(); started == nil || (*started)(r) != nil {
+		return "the webhook server does not answer yet"
 	}
 	cert := h.certificate()
 	if cert == nil || cert.Leaf == nil {

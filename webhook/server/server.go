@@ -136,6 +136,8 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		}},
 	})
 	server.Register(Path, obs.timed(&admission.Webhook{Handler: handler}))
+	started := server.StartedChecker()
+	health.started.Store(&started)
 	g.Go(func() error { return server.Start(ctx) })
 
 	log.Info("serving", "port", cfg.Port, "path", Path, "healthAddr", healthLn.Addr().String(),
