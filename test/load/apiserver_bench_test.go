@@ -2,8 +2,11 @@ package load
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
@@ -18,8 +21,10 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"sidekiq-probe.io/sidekiq-probe/contract"
 	"sidekiq-probe.io/sidekiq-probe/internal/testsidekiq"
@@ -36,11 +41,12 @@ const podsPerRound = 500
 
 // BenchmarkAPIServerPodCreate creates the same annotated Rails worker pod
 // podsPerRound times in a namespace without the injection label (the
-// webhook is not called) and podsPerRound times in a labelled one (it is),
-// through a real kube-apiserver calling the real serve binary over TLS, and
-// reports the two wall times, their ratio, and the API server's own
-// apiserver_admission_webhook_admission_duration_seconds for the webhook.
-// Pods are only created: nothing schedules them.
+// webhook is not called), in one whose label calls a no-op webhook (the
+// baseline: what calling any webhook costs), and in a labelled one (the
+// real serve binary is called over TLS), through a real kube-apiserver. It
+// reports the wall times, the ratios to the plain namespace, and the API
+// server's own apiserver_admission_webhook_admission_duration_seconds for
+// our webhook. Pods are only created: nothing schedules them.
 func BenchmarkAPIServerPodCreate(b *testing.B) {
 	root := testsidekiq.RepoRoot(b)
 	cp := controlplane.Start(b)
@@ -48,16 +54,18 @@ func BenchmarkAPIServerPodCreate(b *testing.B) {
 	testcert.Write(b, certDir, "localhost")
 	url, _ := startServe(b, root, certDir)
 	ctx := context.Background()
-	registerWebhook(b, cp.Client, strings.Replace(url, "127.0.0.1", "localhost", 1), certDir)
+	// The baseline webhook: decode, allow, no patch; what any webhook costs
+	// the API server. Registered first: once ours is called, it is too.
+	noopLabel := map[string]string{"bench.sidekiq-probe.io/noop-webhook": "enabled"}
+	registerWebhook(b, cp.Client, "noop.bench.sidekiq-probe.io", noopWebhook(b, certDir), certDir, noopLabel)
+	ourLabel := map[string]string{webhook.NamespaceLabel: webhook.NamespaceLabelEnabled}
+	registerWebhook(b, cp.Client, webhookName, strings.Replace(url, "127.0.0.1", "localhost", 1), certDir, ourLabel)
 
 	fast := rest.CopyConfig(cp.Config)
 	fast.QPS, fast.Burst = 1000, 1000 // the client must not be the bottleneck
 	client := kubernetes.NewForConfigOrDie(fast)
 	pod := benchPod(b, root)
-	for ns, labels := range map[string]map[string]string{
-		"plain":    nil,
-		"labelled": {webhook.NamespaceLabel: webhook.NamespaceLabelEnabled},
-	} {
+	for ns, labels := range map[string]map[string]string{"plain": nil, "labelled": ourLabel, "noop": noopLabel} {
 		_, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: labels}}, metav1.CreateOptions{})
 		if err != nil {
 			b.Fatal(err)
@@ -76,16 +84,19 @@ func BenchmarkAPIServerPodCreate(b *testing.B) {
 		time.Sleep(200 * time.Millisecond)
 	}
 
-	var plain, labelled time.Duration
+	var plain, noopTime, labelled time.Duration
 	for b.Loop() {
 		plain += createPods(b, client, "plain", pod, false)
+		noopTime += createPods(b, client, "noop", pod, false)
 		labelled += createPods(b, client, "labelled", pod, true)
 	}
 	b.ReportMetric(0, "ns/op")
 	n := float64(b.N)
 	b.ReportMetric(plain.Seconds()/n, "plain-s")
+	b.ReportMetric(noopTime.Seconds()/n, "noop-webhook-s")
 	b.ReportMetric(labelled.Seconds()/n, "labelled-s")
 	b.ReportMetric(labelled.Seconds()/plain.Seconds(), "ratio")
+	b.ReportMetric(noopTime.Seconds()/plain.Seconds(), "noop-ratio")
 	h := webhookHistogram(b, cp.Client)
 	b.ReportMetric(h.GetSampleSum()/float64(h.GetSampleCount())*1000, "webhook-mean-ms")
 	b.ReportMetric(histogramQuantile(h, 0.5)*1000, "webhook-p50-ms")
@@ -134,6 +145,32 @@ func createPods(b *testing.B, client kubernetes.Interface, ns string, pod *corev
 	return took
 }
 
+// noopWebhook serves, over TLS with the same certificate, a webhook that
+// decodes the pod and allows it, and returns its URL.
+func noopWebhook(b *testing.B, certDir string) string {
+	cert, err := tls.LoadX509KeyPair(filepath.Join(certDir, "tls.crt"), filepath.Join(certDir, "tls.key"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	scheme := runtime.NewScheme()
+	if err := corev1.AddToScheme(scheme); err != nil {
+		b.Fatal(err)
+	}
+	decoder := admission.NewDecoder(scheme)
+	srv := httptest.NewUnstartedServer(&admission.Webhook{Handler: admission.HandlerFunc(
+		func(_ context.Context, req admission.Request) admission.Response {
+			var pod corev1.Pod
+			if err := decoder.Decode(req, &pod); err != nil {
+				return admission.Errored(http.StatusBadRequest, err)
+			}
+			return admission.Allowed("")
+		})})
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	srv.StartTLS()
+	b.Cleanup(srv.Close)
+	return strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
+}
+
 func injected(pod *corev1.Pod) bool {
 	for _, c := range append(pod.Spec.InitContainers, pod.Spec.Containers...) {
 		if c.Name == contract.ContainerName {
@@ -167,9 +204,10 @@ func benchPod(b *testing.B, root string) *corev1.Pod {
 	return pod
 }
 
-// registerWebhook points a MutatingWebhookConfiguration at url, as the
-// chart does but by URL: the API server refuses loopback Service endpoints.
-func registerWebhook(b *testing.B, client kubernetes.Interface, url, certDir string) {
+// registerWebhook points a MutatingWebhookConfiguration, and its one
+// webhook, both called name, at url: as the chart does but by URL, since the
+// API server refuses loopback Service endpoints.
+func registerWebhook(b *testing.B, client kubernetes.Interface, name, url, certDir string, selector map[string]string) {
 	caBundle, err := os.ReadFile(filepath.Join(certDir, "tls.crt"))
 	if err != nil {
 		b.Fatal(err)
@@ -177,15 +215,15 @@ func registerWebhook(b *testing.B, client kubernetes.Interface, url, certDir str
 	fail, none := admissionregistrationv1.Fail, admissionregistrationv1.SideEffectClassNone
 	_, err = client.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(context.Background(),
 		&admissionregistrationv1.MutatingWebhookConfiguration{
-			ObjectMeta: metav1.ObjectMeta{Name: "sidekiq-probe"},
+			ObjectMeta: metav1.ObjectMeta{Name: name},
 			Webhooks: []admissionregistrationv1.MutatingWebhook{{
-				Name:         webhookName,
+				Name:         name,
 				ClientConfig: admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: caBundle},
 				Rules: []admissionregistrationv1.RuleWithOperations{{
 					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
 					Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}},
 				}},
-				NamespaceSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{webhook.NamespaceLabel: webhook.NamespaceLabelEnabled}},
+				NamespaceSelector:       &metav1.LabelSelector{MatchLabels: selector},
 				FailurePolicy:           &fail,
 				SideEffects:             &none,
 				AdmissionReviewVersions: []string{"v1"},
