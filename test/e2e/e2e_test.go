@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -148,6 +149,20 @@ func TestChart_TwoReplicas(t *testing.T) {
 		}
 	})
 
+	// The chart's ValidatingAdmissionPolicy runs inside the API server, so it
+	// speaks up exactly when our webhook could not.
+	warnings, warnClient := warningClient(t, in.cp.Config)
+	t.Run("with the webhook down, the validation policy warns about the uninjected pod", func(t *testing.T) {
+		waitFor(t, "the policy's warning", func() bool {
+			pod, err := warnClient.CoreV1().Pods("apps").Create(ctx, sidekiqPod(true), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+			must(t, err)
+			if hasSidecar(pod) {
+				t.Fatal("injected with no webhook running")
+			}
+			return slices.ContainsFunc(warnings.take(), isPolicyWarning)
+		})
+	})
+
 	t.Run("with the webhook down, failurePolicy Fail rejects pods with a clear error", func(t *testing.T) {
 		configs := client.AdmissionregistrationV1().MutatingWebhookConfigurations()
 		config, err := configs.Get(ctx, configName, metav1.GetOptions{})
@@ -161,6 +176,23 @@ func TestChart_TwoReplicas(t *testing.T) {
 		})
 		if want := `failed calling webhook "pods.sidekiq-probe.io"`; !strings.Contains(err.Error(), want) {
 			t.Fatalf("error %q, want one containing %q", err, want)
+		}
+	})
+
+	t.Run("with the webhook back up, the validation policy flags nothing", func(t *testing.T) {
+		in.startReplica(t, in.port)
+		waitFor(t, "the webhook injects again", func() bool {
+			pod, err := client.CoreV1().Pods("apps").Create(ctx, sidekiqPod(true), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+			return err == nil && hasSidecar(pod)
+		})
+		warnings.take()
+		pod, err := warnClient.CoreV1().Pods("apps").Create(ctx, sidekiqPod(true), metav1.CreateOptions{})
+		must(t, err)
+		if !hasSidecar(pod) {
+			t.Fatal("not injected with the webhook back up")
+		}
+		if got := warnings.take(); slices.ContainsFunc(got, isPolicyWarning) {
+			t.Fatalf("the policy flagged an injected pod: %q", got)
 		}
 	})
 }
