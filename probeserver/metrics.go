@@ -1,76 +1,229 @@
 package probeserver
 
 import (
+	"bytes"
+	"cmp"
+	"fmt"
+	"maps"
+	"math"
+	"net/http"
+	"os"
+	"slices"
 	"strconv"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
+	"strings"
+	"sync"
+	"time"
 )
 
-// metrics are the sidecar's Prometheus series, on a registry of their own.
-// Per-process series are labelled by pid: a pod has few processes and the
-// identity is unknown before the first heartbeat.
+// metrics are the sidecar's Prometheus series, held by the server (no
+// globals) and written in the text exposition format by hand: the sidecar
+// runs in every Sidekiq pod, and client_golang with its protobuf
+// dependencies was a fifth of the binary, whose pages are most of the
+// sidecar's resident memory (docs/performance.md). Per-process series are
+// labelled by pid: a pod has few processes and the identity is unknown
+// before the first heartbeat.
 type metrics struct {
-	registry    *prometheus.Registry
-	age         *prometheus.GaugeVec
-	busy        *prometheus.GaugeVec
-	concurrency *prometheus.GaugeVec
-	quiet       *prometheus.GaugeVec
-	redisUp     prometheus.Gauge
-	redisRTT    prometheus.Histogram
-	results     *prometheus.CounterVec
+	started time.Time
+
+	mu        sync.Mutex
+	processes map[int]processSeries // by pid
+	redisUp   float64
+	rtt       histogram
+	results   map[[2]string]uint64 // by probe, result
+}
+
+// processSeries are one Sidekiq process's gauges; nil when unknown.
+type processSeries struct {
+	age, busy, concurrency, quiet *float64
+}
+
+// histogram is a Prometheus histogram with fixed buckets.
+type histogram struct {
+	bounds []float64
+	counts []uint64 // per bucket, not cumulative
+	sum    float64
+	count  uint64
 }
 
 func newMetrics() *metrics {
-	perProcess := func(name, help string) *prometheus.GaugeVec {
-		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "sidekiq_probe", Name: name, Help: help}, []string{"pid"})
+	bounds := []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5}
+	return &metrics{
+		started:   time.Now(),
+		processes: map[int]processSeries{},
+		rtt:       histogram{bounds: bounds, counts: make([]uint64, len(bounds))},
+		results:   map[[2]string]uint64{},
 	}
-	m := &metrics{
-		registry:    prometheus.NewRegistry(),
-		age:         perProcess("heartbeat_age_seconds", "Age of the newest heartbeat of each Sidekiq process."),
-		busy:        perProcess("busy_jobs", "Jobs running in each Sidekiq process at its last heartbeat."),
-		concurrency: perProcess("concurrency", "Threads of each Sidekiq process."),
-		quiet:       perProcess("quiet", "1 when the Sidekiq process reported itself quiet."),
-		redisUp: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "sidekiq_probe", Name: "redis_up",
-			Help: "1 when Redis answered the last look in time."}),
-		redisRTT: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "sidekiq_probe", Name: "redis_round_trip_seconds",
-			Help: "Time of the pipelined Redis read behind each probe.", Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5}}),
-		results: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "sidekiq_probe", Name: "probe_results_total",
-			Help: "Probe answers by probe and result."}, []string{"probe", "result"}),
-	}
-	m.registry.MustRegister(m.age, m.busy, m.concurrency, m.quiet, m.redisUp, m.redisRTT, m.results,
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return m
 }
 
 func (m *metrics) observe(s Snapshot, h History) {
-	m.redisUp.Set(0)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.redisUp = 0
 	if s.RedisErr != nil {
 		return // keep the last per-process values: they are what we last knew
 	}
-	m.redisUp.Set(1)
-	m.redisRTT.Observe(s.RTT.Seconds())
-	for _, v := range []*prometheus.GaugeVec{m.age, m.busy, m.concurrency, m.quiet} {
-		v.Reset() // drop processes that are gone
-	}
+	m.redisUp = 1
+	m.rtt.observe(s.RTT.Seconds())
+	clear(m.processes) // drop processes that are gone
 	for _, p := range s.Processes {
-		pid := strconv.Itoa(p.PID)
+		var ps processSeries
 		if beat, ok := h.LastBeat[p.Identity]; ok {
-			m.age.WithLabelValues(pid).Set(s.At.Sub(beat).Seconds())
+			ps.age = ptrTo(s.At.Sub(beat).Seconds())
 		}
-		if p.Heartbeat == nil {
-			continue
+		if p.Heartbeat != nil {
+			ps.busy = ptrTo(float64(p.Jobs))
+			ps.concurrency = ptrTo(float64(p.Heartbeat.Concurrency))
+			ps.quiet = ptrTo(0.0)
+			if p.Heartbeat.Quiet {
+				*ps.quiet = 1
+			}
 		}
-		m.busy.WithLabelValues(pid).Set(float64(p.Jobs))
-		m.concurrency.WithLabelValues(pid).Set(float64(p.Heartbeat.Concurrency))
-		q := 0.0
-		if p.Heartbeat.Quiet {
-			q = 1
-		}
-		m.quiet.WithLabelValues(pid).Set(q)
+		m.processes[p.PID] = ps
 	}
 }
 
 func (m *metrics) result(probe string, v Verdict) {
-	m.results.WithLabelValues(probe, v.Status).Inc()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.results[[2]string{probe, v.Status}]++
 }
+
+func (h *histogram) observe(v float64) {
+	if i, _ := slices.BinarySearch(h.bounds, v); i < len(h.bounds) {
+		h.counts[i]++
+	}
+	h.sum += v
+	h.count++
+}
+
+// ServeHTTP writes every series in the text exposition format 0.0.4.
+func (m *metrics) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	var b bytes.Buffer
+	m.write(&b)
+	writeProcess(&b, m.started)
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	_, _ = w.Write(b.Bytes())
+}
+
+// family is a metric's name, help and type, written before its samples.
+type family struct{ Name, Help, Type string }
+
+func (f family) header(b *bytes.Buffer) {
+	fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s %s\n", f.Name, f.Help, f.Name, f.Type)
+}
+
+func (m *metrics) write(b *bytes.Buffer) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	pids := slices.Sorted(maps.Keys(m.processes))
+	perProcess := func(f family, value func(processSeries) *float64) {
+		f.header(b)
+		for _, pid := range pids {
+			if v := value(m.processes[pid]); v != nil {
+				sample(b, f.Name, fmt.Sprintf(`pid="%d"`, pid), *v)
+			}
+		}
+	}
+	perProcess(family{Name: "sidekiq_probe_busy_jobs", Type: "gauge",
+		Help: "Jobs running in each Sidekiq process at its last heartbeat."},
+		func(p processSeries) *float64 { return p.busy })
+	perProcess(family{Name: "sidekiq_probe_concurrency", Type: "gauge",
+		Help: "Threads of each Sidekiq process."},
+		func(p processSeries) *float64 { return p.concurrency })
+	perProcess(family{Name: "sidekiq_probe_heartbeat_age_seconds", Type: "gauge",
+		Help: "Age of the newest heartbeat of each Sidekiq process."},
+		func(p processSeries) *float64 { return p.age })
+
+	results := family{Name: "sidekiq_probe_probe_results_total", Type: "counter",
+		Help: "Probe answers by probe and result."}
+	results.header(b)
+	for _, k := range slices.SortedFunc(maps.Keys(m.results), func(a, b [2]string) int {
+		return cmp.Or(strings.Compare(a[0], b[0]), strings.Compare(a[1], b[1]))
+	}) {
+		sample(b, results.Name, fmt.Sprintf(`probe=%q,result=%q`, k[0], k[1]), float64(m.results[k]))
+	}
+
+	perProcess(family{Name: "sidekiq_probe_quiet", Type: "gauge",
+		Help: "1 when the Sidekiq process reported itself quiet."},
+		func(p processSeries) *float64 { return p.quiet })
+
+	rtt := family{Name: "sidekiq_probe_redis_round_trip_seconds", Type: "histogram",
+		Help: "Time of the pipelined Redis read behind each probe."}
+	rtt.header(b)
+	var cumulative uint64
+	for i, bound := range m.rtt.bounds {
+		cumulative += m.rtt.counts[i]
+		sample(b, rtt.Name+"_bucket", `le="`+formatFloat(bound)+`"`, float64(cumulative))
+	}
+	sample(b, rtt.Name+"_bucket", `le="+Inf"`, float64(m.rtt.count))
+	sample(b, rtt.Name+"_sum", "", m.rtt.sum)
+	sample(b, rtt.Name+"_count", "", float64(m.rtt.count))
+
+	up := family{Name: "sidekiq_probe_redis_up", Type: "gauge",
+		Help: "1 when Redis answered the last look in time."}
+	up.header(b)
+	sample(b, up.Name, "", m.redisUp)
+}
+
+// writeProcess writes the usual process_* series of the sidecar itself, from
+// /proc/self; a series that cannot be read is left out.
+func writeProcess(b *bytes.Buffer, started time.Time) {
+	if cpu, rss, ok := selfStat(); ok {
+		family{Name: "process_cpu_seconds_total", Type: "counter", Help: "Total user and system CPU time spent in seconds."}.header(b)
+		sample(b, "process_cpu_seconds_total", "", cpu)
+		family{Name: "process_resident_memory_bytes", Type: "gauge", Help: "Resident memory size in bytes."}.header(b)
+		sample(b, "process_resident_memory_bytes", "", rss)
+	}
+	if fds, err := os.ReadDir("/proc/self/fd"); err == nil {
+		family{Name: "process_open_fds", Type: "gauge", Help: "Number of open file descriptors."}.header(b)
+		sample(b, "process_open_fds", "", float64(len(fds)))
+	}
+	family{Name: "process_start_time_seconds", Type: "gauge", Help: "Start time of the process since unix epoch in seconds."}.header(b)
+	sample(b, "process_start_time_seconds", "", float64(started.UnixNano())/1e9)
+}
+
+// selfStat reads CPU seconds and resident bytes from /proc/self/stat.
+func selfStat() (cpu, rss float64, ok bool) {
+	stat, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return 0, 0, false
+	}
+	// Fields after the command, which may hold spaces, in parentheses:
+	// utime and stime (clock ticks, 100 a second on Linux) are the 12th and
+	// 13th, rss (pages) the 22nd.
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	if len(fields) < 22 {
+		return 0, 0, false
+	}
+	utime, errU := strconv.ParseFloat(fields[11], 64)
+	stime, errS := strconv.ParseFloat(fields[12], 64)
+	pages, errR := strconv.ParseFloat(fields[21], 64)
+	if errU != nil || errS != nil || errR != nil {
+		return 0, 0, false
+	}
+	return (utime + stime) / 100, pages * float64(os.Getpagesize()), true
+}
+
+func sample(b *bytes.Buffer, name, labels string, v float64) {
+	b.WriteString(name)
+	if labels != "" {
+		b.WriteString("{" + labels + "}")
+	}
+	b.WriteString(" " + formatFloat(v) + "\n")
+}
+
+// formatFloat writes a value as Prometheus does: shortest form, and +Inf,
+// -Inf, NaN spelled its way.
+func formatFloat(v float64) string {
+	switch {
+	case math.IsInf(v, 1):
+		return "+Inf"
+	case math.IsInf(v, -1):
+		return "-Inf"
+	case math.IsNaN(v):
+		return "NaN"
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64)
+}
+
+func ptrTo(v float64) *float64 { return &v }

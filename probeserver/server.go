@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
 	"sidekiq-probe.io/sidekiq-probe/contract"
@@ -73,7 +72,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET "+contract.PathPreStop, func(w http.ResponseWriter, r *http.Request) {
 		s.write(w, "prestop", s.PreStop(r.Context()))
 	})
-	mux.Handle("GET "+contract.PathMetrics, promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
+	mux.Handle("GET "+contract.PathMetrics, s.metrics)
 	return mux
 }
 
