@@ -21,6 +21,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
 	"sidekiq-probe.io/sidekiq-probe/test/controlplane"
 )
 
@@ -48,11 +49,11 @@ func cluster(t *testing.T, precreate bool) kubernetes.Interface {
 	t.Helper()
 	client := controlplane.Start(t).Client
 	ctx := t.Context()
-	must(t, apply(ctx, client, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: testNamespace}}))
+	testkit.Must(t, apply(ctx, client, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: testNamespace}}))
 	if precreate {
-		must(t, apply(ctx, client, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: testSecret, Namespace: testNamespace}}))
+		testkit.Must(t, apply(ctx, client, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: testSecret, Namespace: testNamespace}}))
 	}
-	must(t, apply(ctx, client, webhookConfig()))
+	testkit.Must(t, apply(ctx, client, webhookConfig()))
 	return client
 }
 
@@ -88,13 +89,6 @@ func apply(ctx context.Context, client kubernetes.Interface, obj any) error {
 	return err
 }
 
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 func newManager(t *testing.T, client kubernetes.Interface, now func() time.Time) *Manager {
 	t.Helper()
 	m, err := New(Config{
@@ -102,7 +96,7 @@ func newManager(t *testing.T, client kubernetes.Interface, now func() time.Time)
 		WebhookConfigName: testConfig, ServiceName: testService, CertDir: t.TempDir(),
 		Now: now, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
-	must(t, err)
+	testkit.Must(t, err)
 	return m
 }
 
@@ -111,7 +105,7 @@ func newManager(t *testing.T, client kubernetes.Interface, now func() time.Time)
 func trusted(t *testing.T, client kubernetes.Interface) *x509.CertPool {
 	t.Helper()
 	config, err := client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(t.Context(), testConfig, metav1.GetOptions{})
-	must(t, err)
+	testkit.Must(t, err)
 	first := config.Webhooks[0].ClientConfig.CABundle
 	for _, w := range config.Webhooks {
 		if !bytes.Equal(w.ClientConfig.CABundle, first) {
@@ -128,7 +122,7 @@ func trusted(t *testing.T, client kubernetes.Interface) *x509.CertPool {
 func caCount(t *testing.T, client kubernetes.Interface) int {
 	t.Helper()
 	config, err := client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(t.Context(), testConfig, metav1.GetOptions{})
-	must(t, err)
+	testkit.Must(t, err)
 	return bytes.Count(config.Webhooks[0].ClientConfig.CABundle, []byte("BEGIN CERTIFICATE"))
 }
 
@@ -136,7 +130,7 @@ func caCount(t *testing.T, client kubernetes.Interface) int {
 func served(t *testing.T, m *Manager) *x509.Certificate {
 	t.Helper()
 	pair, err := tls.LoadX509KeyPair(filepath.Join(m.cfg.CertDir, CertFile), filepath.Join(m.cfg.CertDir, KeyFile))
-	must(t, err)
+	testkit.Must(t, err)
 	return pair.Leaf
 }
 
@@ -160,10 +154,10 @@ func TestManager_Bootstrap(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			client := cluster(t, precreate)
 			m := newManager(t, client, nil)
-			must(t, m.Reconcile(t.Context()))
+			testkit.Must(t, m.Reconcile(t.Context()))
 
 			secret, err := client.CoreV1().Secrets(testNamespace).Get(t.Context(), testSecret, metav1.GetOptions{})
-			must(t, err)
+			testkit.Must(t, err)
 			for _, key := range []string{KeyCACert, KeyCAKey, KeyCert, KeyKey} {
 				if len(secret.Data[key]) == 0 {
 					t.Errorf("Secret has no %s", key)
@@ -234,7 +228,7 @@ func TestManager_CARotation(t *testing.T) {
 	client := cluster(t, true)
 	clock := &fakeClock{now: time.Now()}
 	leader := newManager(t, client, clock.Now)
-	must(t, leader.Reconcile(t.Context()))
+	testkit.Must(t, leader.Reconcile(t.Context()))
 
 	follower := newManager(t, client, clock.Now)
 	ctx, cancel := context.WithCancel(t.Context())
@@ -253,7 +247,7 @@ func TestManager_CARotation(t *testing.T) {
 		}
 		oldLeaf, oldPool = served(t, leader), trusted(t, client)
 		clock.Add(100 * day)
-		must(t, leader.Reconcile(t.Context()))
+		testkit.Must(t, leader.Reconcile(t.Context()))
 	}
 	if n := caCount(t, client); n != 2 {
 		t.Fatalf("during the overlap the caBundle holds %d CAs, want old and new", n)
@@ -263,7 +257,7 @@ func TestManager_CARotation(t *testing.T) {
 	}
 
 	clock.Add(leader.cfg.Overlap)
-	must(t, leader.Reconcile(t.Context()))
+	testkit.Must(t, leader.Reconcile(t.Context()))
 	pool := trusted(t, client)
 	newLeaf := served(t, leader)
 	if err := verify(t, newLeaf, pool, clock.Now()); err != nil {
@@ -280,7 +274,7 @@ func TestManager_CARotation(t *testing.T) {
 	waitFor(t, "the follower serves the new leaf", func() bool { return served(t, follower).Equal(newLeaf) })
 
 	clock.Add(leader.cfg.Overlap)
-	must(t, leader.Reconcile(t.Context()))
+	testkit.Must(t, leader.Reconcile(t.Context()))
 	if n := caCount(t, client); n != 1 {
 		t.Fatalf("after the rotation the caBundle holds %d CAs, want 1", n)
 	}
@@ -294,12 +288,12 @@ func TestManager_CARotation(t *testing.T) {
 func TestManager_RealTLSClient(t *testing.T) {
 	client := cluster(t, true)
 	m := newManager(t, client, nil)
-	must(t, m.Reconcile(t.Context()))
+	testkit.Must(t, m.Reconcile(t.Context()))
 
 	pair, err := tls.LoadX509KeyPair(filepath.Join(m.cfg.CertDir, CertFile), filepath.Join(m.cfg.CertDir, KeyFile))
-	must(t, err)
+	testkit.Must(t, err)
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12})
-	must(t, err)
+	testkit.Must(t, err)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		io.WriteString(w, "webhook under test")
 	})}
@@ -313,7 +307,7 @@ func TestManager_RealTLSClient(t *testing.T) {
 		},
 	}}
 	resp, err := apiServer.Get("https://" + testService + "." + testNamespace + ".svc/")
-	must(t, err)
+	testkit.Must(t, err)
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	if string(body) != "webhook under test" {
@@ -323,11 +317,6 @@ func TestManager_RealTLSClient(t *testing.T) {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute) // generous: CI shares 2 cores
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	// Generous: CI shares 2 cores.
+	testkit.WaitFor(t, time.Minute, what, cond)
 }

@@ -1,19 +1,17 @@
 package probeserver
 
 import (
-	"bytes"
 	"encoding/json"
-	"net"
 	"net/http"
 	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
 	"sidekiq-probe.io/sidekiq-probe/internal/testsidekiq"
 )
 
@@ -27,10 +25,10 @@ func TestBinary_PreStopFallsBackToRedisWhenTheSignalIsRefused(t *testing.T) {
 	if err := testsidekiq.Enqueue(p.ctx(), p.rdb, 6, "running"); err != nil {
 		t.Fatal(err)
 	}
-	testsidekiq.WaitFor(t, 10*time.Second, "the job to start", func() bool { return len(testsidekiq.Started(p.ctx(), p.rdb)) == 1 })
+	testkit.WaitFor(t, 10*time.Second, "the job to start", func() bool { return len(testsidekiq.Started(p.ctx(), p.rdb)) == 1 })
 
-	port := freePort(t)
-	logs := &lockedBuffer{}
+	port := testkit.FreePort(t)
+	logs := &testkit.SyncBuffer{}
 	cmd := exec.Command(testsidekiq.BuildProbe(t), "--port="+strconv.Itoa(port), "--proc-root="+p.procDir,
 		"--hostname="+p.hostname, "--max-job-seconds=40", "--heartbeat-timeout-seconds=10")
 	cmd.Env = []string{"REDIS_URL=" + p.redis.URL}
@@ -49,7 +47,7 @@ func TestBinary_PreStopFallsBackToRedisWhenTheSignalIsRefused(t *testing.T) {
 		}
 	})
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
-	testsidekiq.WaitFor(t, 10*time.Second, "the sidecar's /startupz", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the sidecar's /startupz", func() bool {
 		resp, err := http.Get(base + "/startupz")
 		if err != nil {
 			return false
@@ -104,31 +102,4 @@ func TestBinary_BadSettingExitsNamingIt(t *testing.T) {
 	if !strings.Contains(string(out), "--heartbeat-timeout-seconds / SIDEKIQ_PROBE_HEARTBEAT_TIMEOUT_SECONDS") {
 		t.Errorf("output %q does not name the setting", out)
 	}
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
 	"sidekiq-probe.io/sidekiq-probe/internal/testsidekiq"
 )
 
@@ -48,7 +49,7 @@ func BenchmarkDetectionAndDrain(b *testing.B) {
 			if err := testsidekiq.Enqueue(p.ctx(), p.rdb, 3, "last"); err != nil {
 				b.Fatal(err)
 			}
-			testsidekiq.WaitFor(b, 10*time.Second, "the job to start", func() bool { return len(testsidekiq.Started(p.ctx(), p.rdb)) == 1 })
+			testkit.WaitFor(b, 10*time.Second, "the job to start", func() bool { return len(testsidekiq.Started(p.ctx(), p.rdb)) == 1 })
 			jobEnded := make(chan time.Time, 1)
 			go func() {
 				for !slices.Contains(testsidekiq.Done(p.ctx(), p.rdb), "last") {
@@ -99,7 +100,7 @@ func BenchmarkDetectionAndDrain(b *testing.B) {
 			if err := testsidekiq.Enqueue(p.ctx(), p.rdb, 60, "long"); err != nil {
 				b.Fatal(err)
 			}
-			testsidekiq.WaitFor(b, 10*time.Second, "the job to start", func() bool { return len(testsidekiq.Started(p.ctx(), p.rdb)) == 1 })
+			testkit.WaitFor(b, 10*time.Second, "the job to start", func() bool { return len(testsidekiq.Started(p.ctx(), p.rdb)) == 1 })
 			start := time.Now()
 			if err := sk.Signal(syscall.SIGTERM); err != nil {
 				b.Fatal(err)
@@ -116,7 +117,7 @@ func waitBeatPhase(b *testing.B, p *testPod, sk *testsidekiq.Sidekiq, phase time
 	id := sk.WaitHeartbeat(b, p.rdb, 10*time.Second)
 	first := p.rdb.HGet(p.ctx(), id, "beat").Val()
 	var beat string
-	testsidekiq.WaitFor(b, 15*time.Second, "a new heartbeat", func() bool {
+	testkit.WaitFor(b, 15*time.Second, "a new heartbeat", func() bool {
 		beat = p.rdb.HGet(p.ctx(), id, "beat").Val()
 		return beat != first
 	})

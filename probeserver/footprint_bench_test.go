@@ -1,7 +1,6 @@
 package probeserver
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
 	"sidekiq-probe.io/sidekiq-probe/internal/testsidekiq"
 )
 
@@ -51,7 +51,7 @@ func BenchmarkSidecarFootprint(b *testing.B) {
 	// then left alone long enough for the runtime to settle.
 	probe()
 	time.Sleep(5 * time.Second)
-	idle := procStatusKiB(b, pid, "VmRSS")
+	idle := testkit.StatusKiB(b, pid, "VmRSS")
 
 	before, cpuBefore := sidecarCommands(b, p.rdb), cpuTicks(b, pid)
 	tick := time.NewTicker(20 * time.Millisecond) // 50 probes/s
@@ -67,8 +67,8 @@ func BenchmarkSidecarFootprint(b *testing.B) {
 	b.ReportMetric(0, "ns/op") // the pacing, not a cost
 	b.ReportMetric(float64(info.Size())/1e6, "binary-MB")
 	b.ReportMetric(float64(idle)/1024, "idle-RSS-MiB")
-	b.ReportMetric(float64(procStatusKiB(b, pid, "VmRSS"))/1024, "50rps-RSS-MiB")
-	b.ReportMetric(float64(procStatusKiB(b, pid, "VmHWM"))/1024, "peak-RSS-MiB")
+	b.ReportMetric(float64(testkit.StatusKiB(b, pid, "VmRSS"))/1024, "50rps-RSS-MiB")
+	b.ReportMetric(float64(testkit.StatusKiB(b, pid, "VmHWM"))/1024, "peak-RSS-MiB")
 	b.ReportMetric(float64(commands)/float64(probes), "redis-cmds/probe")
 	b.ReportMetric(float64(ticks)*10/float64(probes), "cpu-ms/probe") // 100 ticks/s
 }
@@ -93,19 +93,14 @@ func cpuTicks(b *testing.B, pid int) int {
 func buildStripped(b *testing.B) string {
 	dir := b.TempDir()
 	bin := filepath.Join(dir, "sidekiq-probe")
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./cmd/sidekiq-probe")
-	cmd.Dir = testsidekiq.RepoRoot(b)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("go build ./cmd/sidekiq-probe: %v\n%s", err, out)
-	}
+	testkit.Must(b, testkit.GoBuild(bin, "./cmd/sidekiq-probe", "-ldflags=-s -w"))
 	return bin
 }
 
 // startBinary runs the sidecar for p's pod on a loopback port and waits for
 // its startup probe.
 func startBinary(b *testing.B, bin string, p *testPod) (base string, pid int) {
-	port := freePort(b)
+	port := testkit.FreePort(b)
 	cmd := exec.Command(bin, "--port="+strconv.Itoa(port), "--proc-root="+p.procDir, "--hostname="+p.hostname)
 	cmd.Env = []string{"REDIS_URL=" + p.redis.URL}
 	if err := cmd.Start(); err != nil {
@@ -113,7 +108,7 @@ func startBinary(b *testing.B, bin string, p *testPod) (base string, pid int) {
 	}
 	b.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	base = "http://127.0.0.1:" + strconv.Itoa(port)
-	testsidekiq.WaitFor(b, 10*time.Second, "the sidecar's /startupz", func() bool {
+	testkit.WaitFor(b, 10*time.Second, "the sidecar's /startupz", func() bool {
 		resp, err := http.Get(base + "/startupz")
 		if err != nil {
 			return false
@@ -122,26 +117,6 @@ func startBinary(b *testing.B, bin string, p *testPod) (base string, pid int) {
 		return resp.StatusCode == http.StatusOK
 	})
 	return base, cmd.Process.Pid
-}
-
-// procStatusKiB reads one "Vm..." line of /proc/PID/status.
-func procStatusKiB(b *testing.B, pid int, field string) int {
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		b.Fatal(err)
-	}
-	s := bufio.NewScanner(bytes.NewReader(status))
-	for s.Scan() {
-		if rest, ok := strings.CutPrefix(s.Text(), field+":"); ok {
-			n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			return n
-		}
-	}
-	b.Fatalf("no %s in /proc/%d/status", field, pid)
-	return 0
 }
 
 // sidecarCommands counts, from INFO commandstats, the calls of the commands

@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
 	"sidekiq-probe.io/sidekiq-probe/internal/testsidekiq"
 	"sidekiq-probe.io/sidekiq-probe/probeserver/redisconn"
 )
@@ -116,7 +117,7 @@ func (p *testPod) get(path string) answer {
 func (p *testPod) waitCode(path string, code int, within time.Duration) answer {
 	p.t.Helper()
 	var last answer
-	testsidekiq.WaitFor(p.t, within, path+" to answer "+http.StatusText(code), func() bool {
+	testkit.WaitFor(p.t, within, path+" to answer "+http.StatusText(code), func() bool {
 		last = p.get(path)
 		return last.code == code
 	})

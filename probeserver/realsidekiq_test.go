@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
 	"sidekiq-probe.io/sidekiq-probe/internal/testsidekiq"
 )
 
@@ -57,7 +58,7 @@ func TestRealSidekiq_BusyWithLongJobsStaysLive(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	testsidekiq.WaitFor(t, 10*time.Second, "two jobs to start", func() bool { return len(testsidekiq.Started(p.ctx(), p.rdb)) == 2 })
+	testkit.WaitFor(t, 10*time.Second, "two jobs to start", func() bool { return len(testsidekiq.Started(p.ctx(), p.rdb)) == 2 })
 	// Twice the heartbeat timeout: a health job queued behind these would
 	// have failed by now (sidekiq_alive's failure mode).
 	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(time.Second) {
@@ -152,7 +153,7 @@ func TestRealSidekiq_PreStopWaitsForRunningJobs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	testsidekiq.WaitFor(t, 10*time.Second, "both jobs to start", func() bool { return len(testsidekiq.Started(p.ctx(), p.rdb)) == 2 })
+	testkit.WaitFor(t, 10*time.Second, "both jobs to start", func() bool { return len(testsidekiq.Started(p.ctx(), p.rdb)) == 2 })
 
 	var wg sync.WaitGroup
 	answers := make([]answer, 2)

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
 )
 
 // Redis is a redis-server listening only on a unix socket.
@@ -53,7 +55,7 @@ func (r *Redis) Start() {
 	}
 	c := r.Client()
 	defer c.Close()
-	waitFor(r.t, 10*time.Second, "redis-server to answer", func() bool {
+	testkit.WaitFor(r.t, 10*time.Second, "redis-server to answer", func() bool {
 		return c.Ping(context.Background()).Err() == nil
 	})
 }

@@ -1,7 +1,6 @@
 package testsidekiq
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -9,12 +8,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
 )
 
 // Options for one Sidekiq process.
@@ -32,7 +32,7 @@ type Sidekiq struct {
 	PID    int
 	cmd    *exec.Cmd
 	exited chan struct{}
-	log    *syncBuffer
+	log    *testkit.SyncBuffer
 }
 
 // StartSidekiq starts `sidekiq -r ./app.rb` in test/sidekiqapp. It does not
@@ -47,9 +47,9 @@ func StartSidekiq(t testing.TB, o Options) *Sidekiq {
 		o.Timeout = 25
 	}
 	cmd := exec.Command("sidekiq", "-r", "./app.rb", "-c", strconv.Itoa(o.Concurrency), "-t", strconv.Itoa(o.Timeout), "-g", "testapp")
-	cmd.Dir = filepath.Join(RepoRoot(t), "test", "sidekiqapp")
+	cmd.Dir = filepath.Join(testkit.RepoRoot(t), "test", "sidekiqapp")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=/tmp", "REDIS_URL=" + o.RedisURL, "DYNO=" + o.Hostname}
-	s := &Sidekiq{cmd: cmd, exited: make(chan struct{}), log: &syncBuffer{}}
+	s := &Sidekiq{cmd: cmd, exited: make(chan struct{}), log: &testkit.SyncBuffer{}}
 	cmd.Stdout, cmd.Stderr = s.log, s.log
 	// Its own process group, so ^C on `go test` does not reach it first.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: o.Credential}
@@ -81,7 +81,7 @@ func (s *Sidekiq) WaitHeartbeat(t testing.TB, rdb *redis.Client, within time.Dur
 	t.Helper()
 	var id string
 	ctx := context.Background()
-	waitFor(t, within, fmt.Sprintf("a heartbeat from sidekiq pid %d", s.PID), func() bool {
+	testkit.WaitFor(t, within, fmt.Sprintf("a heartbeat from sidekiq pid %d", s.PID), func() bool {
 		members, _ := rdb.SMembers(ctx, "processes").Result()
 		for _, m := range members {
 			if strings.Contains(m, ":"+strconv.Itoa(s.PID)+":") && rdb.Exists(ctx, m).Val() == 1 {
@@ -114,21 +114,4 @@ func Started(ctx context.Context, rdb *redis.Client) []string {
 
 func Done(ctx context.Context, rdb *redis.Client) []string {
 	return rdb.LRange(ctx, "sidekiqapp:done", 0, -1).Val()
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

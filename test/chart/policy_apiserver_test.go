@@ -3,16 +3,15 @@ package chart_test
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
 	"sidekiq-probe.io/sidekiq-probe/contract"
+	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
 	"sidekiq-probe.io/sidekiq-probe/webhook"
 )
 
@@ -34,15 +33,12 @@ func TestValidationPolicy_OnARealAPIServer(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	warnings := &warningRecorder{}
-	cfg := rest.CopyConfig(c.Config)
-	cfg.WarningHandler = warnings
-	client := kubernetes.NewForConfigOrDie(cfg)
+	warnings, client := testkit.WarningClient(t, c.Config)
 
 	// The API server loads a new policy asynchronously.
 	waitFor(t, "the policy to warn", func() bool {
 		_, err := createPod(ctx, client, "shop", sidekiqPod(true, false))
-		return err == nil && len(warnings.take()) > 0
+		return err == nil && len(warnings.Take()) > 0
 	})
 
 	tests := map[string]struct {
@@ -62,7 +58,7 @@ func TestValidationPolicy_OnARealAPIServer(t *testing.T) {
 			if _, err := createPod(ctx, client, tc.namespace, tc.pod); err != nil {
 				t.Fatal(err)
 			}
-			got := warnings.take()
+			got := warnings.Take()
 			if tc.warned != (len(got) == 1) {
 				t.Fatalf("warnings %q, want warned=%v", got, tc.warned)
 			}
@@ -112,32 +108,5 @@ func createPod(ctx context.Context, client kubernetes.Interface, namespace strin
 
 func waitFor(t *testing.T, what string, done func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !done() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
-// warningRecorder keeps the API server's warnings (HTTP Warning headers).
-type warningRecorder struct {
-	mu       sync.Mutex
-	warnings []string
-}
-
-func (r *warningRecorder) HandleWarningHeader(_ int, _ string, text string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.warnings = append(r.warnings, text)
-}
-
-// take returns the warnings recorded since the last call.
-func (r *warningRecorder) take() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	taken := r.warnings
-	r.warnings = nil
-	return taken
+	testkit.WaitFor(t, time.Minute, what, done)
 }

@@ -1,13 +1,13 @@
 package controlplane
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
+
+	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
 )
 
 // StartControllerManager runs kube-controller-manager against cp with the
@@ -29,7 +29,7 @@ func (cp *ControlPlane) StartControllerManager(t testing.TB) {
 		"--leader-elect=false",
 		"--secure-port=0", // no health endpoint needed; nothing else may take a port
 	)
-	var out lockedBuffer
+	var out testkit.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start kube-controller-manager: %v", err)
@@ -48,21 +48,4 @@ func (cp *ControlPlane) StartControllerManager(t testing.TB) {
 			t.Logf("kube-controller-manager output:\n%s", out.String())
 		}
 	})
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -11,6 +11,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
 )
 
 // ControlPlane is a running API server.
@@ -50,7 +52,7 @@ func AssetsDir(t testing.TB) string {
 	t.Helper()
 	dir := os.Getenv("KUBEBUILDER_ASSETS")
 	if dir == "" {
-		dir = filepath.Join(repoRoot(t), "bin", "k8s")
+		dir = filepath.Join(testkit.RepoRoot(t), "bin", "k8s")
 	}
 	for _, name := range []string{"kube-apiserver", "etcd"} {
 		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
@@ -58,23 +60,4 @@ func AssetsDir(t testing.TB) string {
 		}
 	}
 	return dir
-}
-
-// repoRoot walks up from the test's folder to the main module's go.mod.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's folder")
-		}
-		dir = parent
-	}
 }

@@ -15,6 +15,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"sidekiq-probe.io/sidekiq-probe/contract"
+	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
 	"sidekiq-probe.io/sidekiq-probe/webhook"
 )
 
@@ -30,13 +31,13 @@ func TestMain(m *testing.M) {
 // chart's ServiceAccount and creates pods through the API server.
 func TestChart_TwoReplicas(t *testing.T) {
 	in := install(t)
-	a, b := in.startReplica(t, in.port), in.startReplica(t, freePort(t))
+	a, b := in.startReplica(t, in.port), in.startReplica(t, testkit.FreePort(t))
 	ctx := t.Context()
 	client := in.cp.Client
 
 	t.Run("both replicas serve one certificate from one CA", func(t *testing.T) {
 		config, err := client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, configName, metav1.GetOptions{})
-		must(t, err)
+		testkit.Must(t, err)
 		if n := bytes.Count(config.Webhooks[0].ClientConfig.CABundle, []byte("BEGIN CERTIFICATE")); n != 1 {
 			t.Fatalf("caBundle holds %d CAs, want 1", n)
 		}
@@ -54,7 +55,7 @@ func TestChart_TwoReplicas(t *testing.T) {
 	} {
 		_, err := client.CoreV1().Namespaces().Create(ctx,
 			&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}, metav1.CreateOptions{})
-		must(t, err)
+		testkit.Must(t, err)
 	}
 	waitFor(t, "the API server calls the webhook", func() bool {
 		pod, err := client.CoreV1().Pods("apps").Create(ctx, sidekiqPod(true), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
@@ -104,7 +105,7 @@ func TestChart_TwoReplicas(t *testing.T) {
 				}
 				return
 			}
-			must(t, err)
+			testkit.Must(t, err)
 			if got := hasSidecar(pod); got != tc.injected {
 				t.Fatalf("sidecar present: %v, want %v", got, tc.injected)
 			}
@@ -126,7 +127,7 @@ func TestChart_TwoReplicas(t *testing.T) {
 				},
 			},
 		}, metav1.CreateOptions{})
-		must(t, err)
+		testkit.Must(t, err)
 		var pods *corev1.PodList
 		waitFor(t, "the Deployment has two pods", func() bool {
 			pods, err = client.CoreV1().Pods("apps").List(ctx, metav1.ListOptions{LabelSelector: "app=worker"})
@@ -143,7 +144,7 @@ func TestChart_TwoReplicas(t *testing.T) {
 		a.stop()
 		b.stop()
 		pod, err := client.CoreV1().Pods("apps").Create(ctx, sidekiqPod(true), metav1.CreateOptions{})
-		must(t, err)
+		testkit.Must(t, err)
 		if hasSidecar(pod) {
 			t.Fatal("injected with no webhook running")
 		}
@@ -151,25 +152,21 @@ func TestChart_TwoReplicas(t *testing.T) {
 
 	// The chart's ValidatingAdmissionPolicy runs inside the API server, so it
 	// speaks up exactly when our webhook could not.
-	warnings, warnClient := warningClient(t, in.cp.Config)
+	warnings, warnClient := testkit.WarningClient(t, in.cp.Config)
 	t.Run("with the webhook down, the validation policy warns about the uninjected pod", func(t *testing.T) {
 		waitFor(t, "the policy's warning", func() bool {
 			pod, err := warnClient.CoreV1().Pods("apps").Create(ctx, sidekiqPod(true), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
-			must(t, err)
+			testkit.Must(t, err)
 			if hasSidecar(pod) {
 				t.Fatal("injected with no webhook running")
 			}
-			return slices.ContainsFunc(warnings.take(), isPolicyWarning)
+			return slices.ContainsFunc(warnings.Take(), isPolicyWarning)
 		})
 	})
 
 	t.Run("with the webhook down, failurePolicy Fail rejects pods with a clear error", func(t *testing.T) {
-		configs := client.AdmissionregistrationV1().MutatingWebhookConfigurations()
-		config, err := configs.Get(ctx, configName, metav1.GetOptions{})
-		must(t, err)
-		config.Webhooks[0].FailurePolicy = ptr.To(admissionregistrationv1.Fail)
-		_, err = configs.Update(ctx, config, metav1.UpdateOptions{})
-		must(t, err)
+		setFailurePolicy(t, client, admissionregistrationv1.Fail)
+		var err error
 		waitFor(t, "pods are rejected", func() bool {
 			_, err = client.CoreV1().Pods("apps").Create(ctx, sidekiqPod(true), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 			return err != nil
@@ -185,13 +182,13 @@ func TestChart_TwoReplicas(t *testing.T) {
 			pod, err := client.CoreV1().Pods("apps").Create(ctx, sidekiqPod(true), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 			return err == nil && hasSidecar(pod)
 		})
-		warnings.take()
+		warnings.Take()
 		pod, err := warnClient.CoreV1().Pods("apps").Create(ctx, sidekiqPod(true), metav1.CreateOptions{})
-		must(t, err)
+		testkit.Must(t, err)
 		if !hasSidecar(pod) {
 			t.Fatal("not injected with the webhook back up")
 		}
-		if got := warnings.take(); slices.ContainsFunc(got, isPolicyWarning) {
+		if got := warnings.Take(); slices.ContainsFunc(got, isPolicyWarning) {
 			t.Fatalf("the policy flagged an injected pod: %q", got)
 		}
 	})
@@ -242,4 +239,9 @@ func hasSidecar(pod *corev1.Pod) bool {
 		}
 	}
 	return false
+}
+
+// isPolicyWarning tells the chart's ValidatingAdmissionPolicy's message.
+func isPolicyWarning(text string) bool {
+	return strings.Contains(text, "was not injected by the sidekiq-probe webhook")
 }

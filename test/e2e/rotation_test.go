@@ -8,8 +8,8 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 
+	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
 	"sidekiq-probe.io/sidekiq-probe/webhook"
 )
 
@@ -22,19 +22,15 @@ func TestChart_CARotationUnderLoad(t *testing.T) {
 	ctx := t.Context()
 	client := in.cp.Client
 	configs := client.AdmissionregistrationV1().MutatingWebhookConfigurations()
-	config, err := configs.Get(ctx, configName, metav1.GetOptions{})
-	must(t, err)
-	config.Webhooks[0].FailurePolicy = ptr.To(admissionregistrationv1.Fail)
-	_, err = configs.Update(ctx, config, metav1.UpdateOptions{})
-	must(t, err)
-	_, err = client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+	setFailurePolicy(t, client, admissionregistrationv1.Fail)
+	_, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
 		Name: "apps", Labels: map[string]string{webhook.NamespaceLabel: "enabled"},
 	}}, metav1.CreateOptions{})
-	must(t, err)
+	testkit.Must(t, err)
 
 	fast := []string{"--ca-lifetime=60s", "--cert-lifetime=20s", "--ca-rotation-overlap=4s", "--cert-resync=1s"}
 	in.startReplica(t, in.port, fast...)
-	in.startReplica(t, freePort(t), fast...)
+	in.startReplica(t, testkit.FreePort(t), fast...)
 	waitFor(t, "the API server calls the webhook", func() bool {
 		_, err := client.CoreV1().Pods("apps").Create(ctx, sidekiqPod(true), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 		return err == nil
@@ -42,7 +38,7 @@ func TestChart_CARotationUnderLoad(t *testing.T) {
 
 	cas := func() int {
 		config, err := configs.Get(ctx, configName, metav1.GetOptions{})
-		must(t, err)
+		testkit.Must(t, err)
 		return bytes.Count(config.Webhooks[0].ClientConfig.CABundle, []byte("BEGIN CERTIFICATE"))
 	}
 	var created, failed, unmutated int

@@ -7,9 +7,7 @@ package e2e
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -28,10 +27,13 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/utils/ptr"
 
+	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
 	"sidekiq-probe.io/sidekiq-probe/test/controlplane"
 )
 
@@ -65,14 +67,14 @@ func install(t *testing.T, helmArgs ...string) *installed {
 
 	_, err := cp.Client.CoreV1().Namespaces().Create(ctx,
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}, metav1.CreateOptions{})
-	must(t, err)
+	testkit.Must(t, err)
 	dyn, err := dynamic.NewForConfig(cp.Config)
-	must(t, err)
+	testkit.Must(t, err)
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(cp.Client.Discovery()))
-	in := &installed{cp: cp, port: freePort(t)}
+	in := &installed{cp: cp, port: testkit.FreePort(t)}
 	for _, obj := range objs {
 		mapping, err := mapper.RESTMapping(obj.GroupVersionKind().GroupKind(), obj.GroupVersionKind().Version)
-		must(t, err)
+		testkit.Must(t, err)
 		res := dyn.Resource(mapping.Resource)
 		var target dynamic.ResourceInterface = res
 		if obj.GetNamespace() != "" {
@@ -83,7 +85,7 @@ func install(t *testing.T, helmArgs ...string) *installed {
 		}
 		if obj.GetKind() == "Deployment" {
 			in.deployment = &appsv1.Deployment{}
-			must(t, runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, in.deployment))
+			testkit.Must(t, runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, in.deployment))
 		}
 	}
 	if in.deployment == nil {
@@ -91,21 +93,21 @@ func install(t *testing.T, helmArgs ...string) *installed {
 	}
 
 	services := cp.Client.CoreV1().Services(namespace)
-	must(t, services.Delete(ctx, serviceName, metav1.DeleteOptions{}))
+	testkit.Must(t, services.Delete(ctx, serviceName, metav1.DeleteOptions{}))
 	_, err = services.Create(ctx, &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: serviceName},
 		Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: "localhost"},
 	}, metav1.CreateOptions{})
-	must(t, err)
+	testkit.Must(t, err)
 	configs := cp.Client.AdmissionregistrationV1().MutatingWebhookConfigurations()
 	config, err := configs.Get(ctx, configName, metav1.GetOptions{})
-	must(t, err)
+	testkit.Must(t, err)
 	for i := range config.Webhooks {
 		port := int32(in.port)
 		config.Webhooks[i].ClientConfig.Service.Port = &port
 	}
 	_, err = configs.Update(ctx, config, metav1.UpdateOptions{})
-	must(t, err)
+	testkit.Must(t, err)
 
 	in.kubeconfig = serviceAccountKubeconfig(t, cp, in.deployment.Spec.Template.Spec.ServiceAccountName)
 	return in
@@ -114,7 +116,7 @@ func install(t *testing.T, helmArgs ...string) *installed {
 // render runs `helm template` on the chart and decodes every object.
 func render(t *testing.T, extra ...string) []*unstructured.Unstructured {
 	t.Helper()
-	root := repoRoot(t)
+	root := testkit.RepoRoot(t)
 	helm := filepath.Join(root, "bin", "helm")
 	if _, err := os.Stat(helm); err != nil {
 		t.Fatalf("helm is missing (%v): run `make deps`, it builds helm into bin/", err)
@@ -152,14 +154,14 @@ func serviceAccountKubeconfig(t *testing.T, cp *controlplane.ControlPlane, accou
 	t.Helper()
 	token, err := cp.Client.CoreV1().ServiceAccounts(namespace).CreateToken(t.Context(), account,
 		&authenticationv1.TokenRequest{}, metav1.CreateOptions{})
-	must(t, err)
+	testkit.Must(t, err)
 	cfg := clientcmdapi.NewConfig()
 	cfg.Clusters["e2e"] = &clientcmdapi.Cluster{Server: cp.Config.Host, CertificateAuthorityData: cp.Config.CAData}
 	cfg.AuthInfos["webhook"] = &clientcmdapi.AuthInfo{Token: token.Status.Token}
 	cfg.Contexts["e2e"] = &clientcmdapi.Context{Cluster: "e2e", AuthInfo: "webhook"}
 	cfg.CurrentContext = "e2e"
 	path := filepath.Join(t.TempDir(), "kubeconfig")
-	must(t, clientcmd.WriteToFile(*cfg, path))
+	testkit.Must(t, clientcmd.WriteToFile(*cfg, path))
 	return path
 }
 
@@ -167,7 +169,7 @@ func serviceAccountKubeconfig(t *testing.T, cp *controlplane.ControlPlane, accou
 type replica struct {
 	certDir string
 	health  string
-	logs    *syncBuffer
+	logs    *testkit.SyncBuffer
 	stop    func()
 }
 
@@ -179,7 +181,7 @@ type replica struct {
 func (in *installed) startReplica(t *testing.T, port int, extra ...string) *replica {
 	t.Helper()
 	c := in.deployment.Spec.Template.Spec.Containers[0]
-	r := &replica{certDir: t.TempDir(), health: "127.0.0.1:" + strconv.Itoa(freePort(t)), logs: &syncBuffer{}}
+	r := &replica{certDir: t.TempDir(), health: "127.0.0.1:" + strconv.Itoa(testkit.FreePort(t)), logs: &testkit.SyncBuffer{}}
 	args := append(append([]string{}, c.Args...), // later flags win
 		"--port="+strconv.Itoa(port), "--cert-dir="+r.certDir,
 		"--health-addr="+r.health, "--metrics-addr=127.0.0.1:0")
@@ -187,7 +189,7 @@ func (in *installed) startReplica(t *testing.T, port int, extra ...string) *repl
 	cmd := exec.Command(serveBinary(t), args...)
 	cmd.Env = append(os.Environ(), "POD_NAMESPACE="+namespace, "KUBECONFIG="+in.kubeconfig)
 	cmd.Stderr = r.logs
-	must(t, cmd.Start())
+	testkit.Must(t, cmd.Start())
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
 	var once sync.Once
@@ -240,11 +242,7 @@ func serveBinary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "sidekiq-probe-webhook")
-		cmd := exec.Command("go", "build", "-trimpath", "-o", binPath, "./cmd/sidekiq-probe-webhook")
-		cmd.Dir = repoRoot(t)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
+		buildErr = testkit.GoBuild(binPath, "./cmd/sidekiq-probe-webhook")
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
@@ -252,52 +250,19 @@ func serveBinary(t *testing.T) string {
 	return binPath
 }
 
-func repoRoot(t *testing.T) string {
+// setFailurePolicy switches the chart's webhook configuration to policy.
+func setFailurePolicy(t *testing.T, client kubernetes.Interface, policy admissionregistrationv1.FailurePolicyType) {
 	t.Helper()
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	must(t, err)
-	return root
+	configs := client.AdmissionregistrationV1().MutatingWebhookConfigurations()
+	config, err := configs.Get(t.Context(), configName, metav1.GetOptions{})
+	testkit.Must(t, err)
+	config.Webhooks[0].FailurePolicy = ptr.To(policy)
+	_, err = configs.Update(t.Context(), config, metav1.UpdateOptions{})
+	testkit.Must(t, err)
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
+// waitFor allows a minute: the suite shares 2 cores with the API server.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return bytes.Clone(b.buf.Bytes())
+	testkit.WaitFor(t, time.Minute, what, cond)
 }

@@ -27,7 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"sidekiq-probe.io/sidekiq-probe/contract"
-	"sidekiq-probe.io/sidekiq-probe/internal/testsidekiq"
+	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
 	"sidekiq-probe.io/sidekiq-probe/test/controlplane"
 	"sidekiq-probe.io/sidekiq-probe/test/testcert"
 	"sidekiq-probe.io/sidekiq-probe/webhook"
@@ -48,11 +48,11 @@ const podsPerRound = 500
 // server's own apiserver_admission_webhook_admission_duration_seconds for
 // our webhook. Pods are only created: nothing schedules them.
 func BenchmarkAPIServerPodCreate(b *testing.B) {
-	root := testsidekiq.RepoRoot(b)
+	root := testkit.RepoRoot(b)
 	cp := controlplane.Start(b)
 	certDir := b.TempDir()
 	testcert.Write(b, certDir, "localhost")
-	url, _ := startServe(b, root, certDir)
+	url, _ := startServe(b, certDir)
 	ctx := context.Background()
 	// The baseline webhook: decode, allow, no patch; what any webhook costs
 	// the API server. Registered first: once ours is called, it is too.

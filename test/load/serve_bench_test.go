@@ -9,14 +9,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -24,7 +22,7 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 
-	"sidekiq-probe.io/sidekiq-probe/internal/testsidekiq"
+	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
 	"sidekiq-probe.io/sidekiq-probe/test/testcert"
 )
 
@@ -34,14 +32,14 @@ import (
 // (-benchtime=20000x) or time (-benchtime=10s). The load generator shares
 // the machine's cores with the server.
 func BenchmarkServeTLS(b *testing.B) {
-	root := testsidekiq.RepoRoot(b)
+	root := testkit.RepoRoot(b)
 	review, err := os.ReadFile(filepath.Join(root, "webhook/testdata/bench/rails-worker.review.json"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	certDir := b.TempDir()
 	pool := testcert.Write(b, certDir, "localhost")
-	url, pid := startServe(b, root, certDir)
+	url, pid := startServe(b, certDir)
 	client := &http.Client{
 		Timeout: 10 * time.Second,
 		Transport: &http.Transport{
@@ -84,8 +82,8 @@ func BenchmarkServeTLS(b *testing.B) {
 	b.ReportMetric(quantile(latencies, 0.50).Seconds()*1000, "p50-ms")
 	b.ReportMetric(quantile(latencies, 0.99).Seconds()*1000, "p99-ms")
 	b.ReportMetric(float64(errs.Load()), "errors")
-	b.ReportMetric(float64(vmKiB(b, pid, "VmRSS"))/1024, "RSS-MiB")
-	b.ReportMetric(float64(vmKiB(b, pid, "VmHWM"))/1024, "peak-RSS-MiB")
+	b.ReportMetric(float64(testkit.StatusKiB(b, pid, "VmRSS"))/1024, "RSS-MiB")
+	b.ReportMetric(float64(testkit.StatusKiB(b, pid, "VmHWM"))/1024, "peak-RSS-MiB")
 }
 
 // admit posts one review and checks that it came back allowed and patched.
@@ -111,14 +109,10 @@ func admit(client *http.Client, url string, review []byte) error {
 
 // startServe builds and runs `sidekiq-probe-webhook serve` as `make build`
 // builds it, on loopback ports, and waits until it is ready.
-func startServe(b *testing.B, root, certDir string) (url string, pid int) {
+func startServe(b *testing.B, certDir string) (url string, pid int) {
 	bin := filepath.Join(b.TempDir(), "sidekiq-probe-webhook")
-	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./cmd/sidekiq-probe-webhook")
-	build.Dir, build.Env = root, append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
-	}
-	port, health, metrics := freePort(b), freePort(b), freePort(b)
+	testkit.Must(b, testkit.GoBuild(bin, "./cmd/sidekiq-probe-webhook", "-ldflags=-s -w"))
+	port, health, metrics := testkit.FreePort(b), testkit.FreePort(b), testkit.FreePort(b)
 	cmd := exec.Command(bin, "serve", "--port="+strconv.Itoa(port), "--cert-dir="+certDir,
 		"--health-addr=127.0.0.1:"+strconv.Itoa(health), "--metrics-addr=127.0.0.1:"+strconv.Itoa(metrics),
 		"--sidecar-image=sidekiq-probe:bench", "--namespace=sidekiq-probe", "--log-level=error")
@@ -151,32 +145,4 @@ func quantile(sorted []time.Duration, q float64) time.Duration {
 		return 0
 	}
 	return sorted[min(len(sorted)-1, int(q*float64(len(sorted))))]
-}
-
-func freePort(b *testing.B) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// vmKiB reads one "Vm..." line of /proc/PID/status, in KiB.
-func vmKiB(b *testing.B, pid int, field string) int {
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, line := range strings.Split(string(status), "\n") {
-		if rest, ok := strings.CutPrefix(line, field+":"); ok {
-			n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			return n
-		}
-	}
-	b.Fatalf("no %s in /proc/%d/status", field, pid)
-	return 0
 }

@@ -11,6 +11,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"sidekiq-probe.io/sidekiq-probe/contract"
+	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
 	"sidekiq-probe.io/sidekiq-probe/test/controlplane"
 	"sidekiq-probe.io/sidekiq-probe/webhook"
 )
@@ -26,7 +27,7 @@ func TestServe_BehindRealAPIServer(t *testing.T) {
 	cfg := testConfig(t.TempDir())
 	cfg.ManageCerts = true
 	cfg.CertSecret, cfg.WebhookConfig, cfg.ServiceName = "sidekiq-probe-webhook-certs", "sidekiq-probe", "sidekiq-probe-webhook"
-	cfg.Port = freePort(t)
+	cfg.Port = testkit.FreePort(t)
 	installLikeTheChart(t, cp.Client, cfg)
 
 	r := launch(t, cfg, Deps{KubeConfig: cp.Config}, nil, "")
@@ -104,16 +105,16 @@ func installLikeTheChart(t *testing.T, client kubernetes.Interface, cfg Config) 
 	} {
 		_, err := client.CoreV1().Namespaces().Create(ctx,
 			&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}, metav1.CreateOptions{})
-		must(t, err)
+		testkit.Must(t, err)
 	}
 	_, err := client.CoreV1().Secrets(cfg.Namespace).Create(ctx,
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: cfg.CertSecret}}, metav1.CreateOptions{})
-	must(t, err)
+	testkit.Must(t, err)
 	_, err = client.CoreV1().Services(cfg.Namespace).Create(ctx, &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: cfg.ServiceName},
 		Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: "localhost"},
 	}, metav1.CreateOptions{})
-	must(t, err)
+	testkit.Must(t, err)
 
 	path, port := Path, int32(cfg.Port)
 	fail, none := admissionregistrationv1.Fail, admissionregistrationv1.SideEffectClassNone
@@ -135,5 +136,5 @@ func installLikeTheChart(t *testing.T, client kubernetes.Interface, cfg Config) 
 				AdmissionReviewVersions: []string{"v1"},
 			}},
 		}, metav1.CreateOptions{})
-	must(t, err)
+	testkit.Must(t, err)
 }

@@ -20,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
 	"sidekiq-probe.io/sidekiq-probe/test/testcert"
 	"sidekiq-probe.io/sidekiq-probe/webhook"
 )
@@ -45,7 +46,7 @@ func start(t testing.TB, cfg Config, deps Deps, roots *x509.CertPool, serverName
 func launch(t testing.TB, cfg Config, deps Deps, roots *x509.CertPool, serverName string) *running {
 	t.Helper()
 	if cfg.Port == 0 {
-		cfg.Port = freePort(t)
+		cfg.Port = testkit.FreePort(t)
 	}
 	cfg.HealthAddr, cfg.MetricsAddr = "127.0.0.1:0", "127.0.0.1:0"
 	addrs := make(chan [2]net.Addr, 1)
