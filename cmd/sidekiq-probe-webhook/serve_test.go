@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/tls"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -48,18 +50,30 @@ func TestServe_SIGTERM(t *testing.T) {
 		return resp.StatusCode == http.StatusOK
 	})
 
-	// A request whose body never arrives keeps the webhook server busy.
+	// A request whose body never arrives keeps the webhook server busy. It
+	// asks for "100 Continue", which the server sends only once the handler
+	// reads the body: then the request is surely in flight, not still waiting
+	// to be accepted (a connection never accepted is dropped at shutdown).
 	conn, err := tls.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port), &tls.Config{RootCAs: roots, ServerName: "localhost"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.Must(t, err)
 	defer conn.Close()
-	conn.Write([]byte("POST /mutate-v1-pod HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"))
+	_, err = conn.Write([]byte("POST /mutate-v1-pod HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n" +
+		"Content-Length: 100\r\nExpect: 100-continue\r\n\r\n"))
+	testkit.Must(t, err)
+	testkit.Must(t, conn.SetReadDeadline(time.Now().Add(30*time.Second)))
+	status, err := bufio.NewReader(conn).ReadString('\n')
+	testkit.Must(t, err)
+	if !strings.HasPrefix(status, "HTTP/1.1 100 ") {
+		t.Fatalf("answered %q, want 100 Continue", status)
+	}
+	_, err = conn.Write([]byte("{"))
+	testkit.Must(t, err)
 
 	cmd.Process.Signal(syscall.SIGTERM)
 	testkit.WaitFor(t, 30*time.Second, "the first SIGTERM is logged", func() bool { return bytes.Contains(logs.Bytes(), []byte("shutting down gracefully")) })
 	select {
 	case err := <-exited:
+		exited <- err // for the cleanup
 		t.Fatalf("exited (%v) with a request in flight after one SIGTERM\n%s", err, logs.Bytes())
 	case <-time.After(time.Second):
 	}
