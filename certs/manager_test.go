@@ -126,11 +126,18 @@ func caCount(t *testing.T, client kubernetes.Interface) int {
 	return bytes.Count(config.Webhooks[0].ClientConfig.CABundle, []byte("BEGIN CERTIFICATE"))
 }
 
-// served parses the certificate a manager wrote into its cert dir.
+// served is the certificate m's directory serves, read the way certwatcher
+// reads it: a Run in another goroutine replaces the key before the
+// certificate, so a read between the two renames finds a pair that does not
+// match, and reads again.
 func served(t *testing.T, m *Manager) *x509.Certificate {
 	t.Helper()
-	pair, err := tls.LoadX509KeyPair(filepath.Join(m.cfg.CertDir, CertFile), filepath.Join(m.cfg.CertDir, KeyFile))
-	testkit.Must(t, err)
+	var pair tls.Certificate
+	waitFor(t, "a matching certificate and key in "+m.cfg.CertDir, func() bool {
+		var err error
+		pair, err = tls.LoadX509KeyPair(filepath.Join(m.cfg.CertDir, CertFile), filepath.Join(m.cfg.CertDir, KeyFile))
+		return err == nil
+	})
 	return pair.Leaf
 }
 
