@@ -21,37 +21,74 @@ type Signaler func(pid int, sig syscall.Signal) error
 // four Redis round trips a second during the drain only.
 const drainPoll = 250 * time.Millisecond
 
-// drain is the one preStop drain of the pod. Every call to PreStop, at the
-// same time or later, waits for this same drain and gets its result.
+// drain is one preStop drain of the pod. Every call to PreStop, at the same
+// time or later, waits for the same drain and gets its result, until a
+// Sidekiq process the drain never saw appears (see restartedSince).
 type drain struct {
 	once   sync.Once
-	done   chan struct{} // closed when result is set
+	done   chan struct{} // closed when result and seen are set
 	result Verdict
+	seen   map[processKey]bool // every process the drain looked at
+}
+
+func newDrain() *drain { return &drain{done: make(chan struct{})} }
+
+// processKey names a process across pid reuse.
+type processKey struct {
+	pid     int
+	started int64 // unix seconds
+}
+
+func keyOf(p Process) processKey { return processKey{p.PID, p.Started.Unix()} }
+
+// restartedSince reports whether snap shows a Sidekiq process that started
+// after this drain ended. The kubelet calls preStop before a liveness
+// restart too, and then starts Sidekiq again in the same pod: that new
+// process has not been quieted, so the pod may be ready again and a later
+// preStop must drain it.
+func (d *drain) restartedSince(snap Snapshot) bool {
+	select {
+	case <-d.done:
+	default:
+		return false // a running drain quiets newcomers itself
+	}
+	for _, p := range snap.Processes {
+		if !d.seen[keyOf(p)] {
+			return true
+		}
+	}
+	return false
 }
 
 // PreStop quiets every Sidekiq process of the pod and waits until none runs a
 // job, or MaxJobTime has passed. It returns early with a failure only when
 // ctx ends first; the drain itself goes on.
 func (s *Server) PreStop(ctx context.Context) Verdict {
-	s.drain.once.Do(func() {
+	s.mu.Lock()
+	d := s.drain
+	s.mu.Unlock()
+	d.once.Do(func() {
 		s.mu.Lock()
 		s.hist.Quieted = true // readiness drops now, not a heartbeat later
 		s.mu.Unlock()
 		s.log.Info("preStop: quieting sidekiq", "max_job_time", s.cfg.MaxJobTime)
-		go s.runDrain()
+		go s.runDrain(d)
 	})
 	select {
-	case <-s.drain.done:
-		return s.drain.result
+	case <-d.done:
+		return d.result
 	case <-ctx.Done():
 		return fail(nil, "caller left before the drain ended")
 	}
 }
 
-func (s *Server) runDrain() {
-	defer close(s.drain.done)
+func (s *Server) runDrain(d *drain) {
+	seen, signalled := map[processKey]bool{}, map[processKey]bool{}
+	defer func() {
+		d.seen = seen
+		close(d.done)
+	}()
 	deadline := s.clock().Add(s.cfg.MaxJobTime)
-	signalled := map[int]bool{}
 	for {
 		snap, _, err := s.look(context.Background())
 		if err != nil {
@@ -60,22 +97,23 @@ func (s *Server) runDrain() {
 			// Signal every round: a process may appear, or a signal may
 			// have failed while Redis was away.
 			for _, p := range snap.Processes {
-				if !signalled[p.PID] {
-					signalled[p.PID] = s.quiet(p)
+				seen[keyOf(p)] = true
+				if !signalled[keyOf(p)] {
+					signalled[keyOf(p)] = s.quiet(p)
 				}
 			}
 			if wait := stillRunning(snap); wait == "" {
-				s.drain.result = pass("drained: no job running")
+				d.result = pass("drained: no job running")
 				s.log.Info("preStop: drained")
 				return
 			} else if !s.clock().Before(deadline) {
-				s.drain.result = pass(fmt.Sprintf("max-job-seconds passed, %s", wait))
+				d.result = pass(fmt.Sprintf("max-job-seconds passed, %s", wait))
 				s.log.Warn("preStop: gave up waiting", "still", wait)
 				return
 			}
 		}
 		if !s.clock().Before(deadline) {
-			s.drain.result = pass("max-job-seconds passed")
+			d.result = pass("max-job-seconds passed")
 			return
 		}
 		time.Sleep(drainPoll)

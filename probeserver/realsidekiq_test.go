@@ -201,3 +201,36 @@ func TestRealSidekiq_PreStopWaitsForRunningJobs(t *testing.T) {
 		t.Errorf("%d jobs left in the queue, want the 2 enqueued after preStop", n)
 	}
 }
+
+// The kubelet calls preStop before a liveness restart too, then starts
+// Sidekiq again in the same pod. The new process was never quieted: the pod
+// is ready again once it beats, and the next preStop drains it.
+func TestRealSidekiq_SidekiqStartedAgainAfterPreStopIsServedAndDrainedAgain(t *testing.T) {
+	t.Parallel()
+	p := startPod(t, podOptions{})
+	first := p.sidekiq(testsidekiq.Options{})
+	p.waitCode("/readyz", http.StatusOK, 10*time.Second)
+	if a := p.get("/prestop"); a.code != http.StatusOK {
+		t.Fatalf("/prestop = %d %+v", a.code, a.verdict)
+	}
+	p.waitCode("/readyz", http.StatusServiceUnavailable, 10*time.Second)
+	testkit.Must(t, first.Signal(syscall.SIGTERM))
+	select {
+	case <-first.Exited():
+	case <-time.After(30 * time.Second):
+		t.Fatal("the quieted sidekiq did not exit on SIGTERM")
+	}
+
+	second := p.sidekiq(testsidekiq.Options{})
+	p.waitCode("/readyz", http.StatusOK, 30*time.Second)
+	if a := p.get("/prestop"); a.code != http.StatusOK || a.verdict.Reason != "drained: no job running" {
+		t.Fatalf("second /prestop = %d %+v", a.code, a.verdict)
+	}
+	if a := p.get("/readyz"); a.code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz after the second preStop = %d %+v, want 503", a.code, a.verdict)
+	}
+	id := second.WaitHeartbeat(t, p.rdb, 10*time.Second)
+	if quiet := p.rdb.HGet(p.ctx(), id, "quiet").Val(); quiet != "true" {
+		t.Errorf("the second sidekiq's heartbeat says quiet=%q, want true: the second preStop did not quiet it", quiet)
+	}
+}

@@ -36,10 +36,9 @@ type Server struct {
 	metrics *metrics
 	rules   Rules
 
-	mu   sync.Mutex
-	hist History
-
-	drain drain
+	mu    sync.Mutex
+	hist  History
+	drain *drain // replaced when Sidekiq restarts after a drain
 }
 
 // New builds a server; it does not touch Redis or /proc yet.
@@ -59,7 +58,7 @@ func New(cfg Config, d Deps) *Server {
 		},
 		metrics: newMetrics(),
 		rules:   Rules{HeartbeatTimeout: cfg.HeartbeatTimeout, RedisOutageRestartAfter: cfg.RedisOutageRestartAfter},
-		drain:   drain{done: make(chan struct{})},
+		drain:   newDrain(),
 	}
 }
 
@@ -112,6 +111,11 @@ func (s *Server) look(ctx context.Context) (Snapshot, History, error) {
 		s.log.Warn("redis unreachable", "err", snap.RedisErr)
 	}
 	s.hist = s.hist.Observe(snap)
+	if s.hist.Quieted && s.drain.restartedSince(snap) {
+		s.log.Info("sidekiq started again after preStop (a liveness restart): ready to serve and to drain again")
+		s.hist.Quieted = false
+		s.drain = newDrain()
+	}
 	h := s.hist
 	s.mu.Unlock()
 	s.metrics.observe(snap, h)
