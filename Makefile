@@ -10,7 +10,8 @@ LDFLAGS    := -s -w -X main.version=$(VERSION)
 GO_BUILD   := CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)'
 # -trimpath for tests too: the race build then shares the compile cache with
 # the tool builds, which matters on a 2-core CI machine.
-GO_TEST    := go test -race -trimpath -count=1
+# -timeout: test/lifecycle runs its real-node scenarios in one test (~20 min).
+GO_TEST    := go test -race -trimpath -count=1 -timeout 60m
 
 .PHONY: help
 help: ## Show this help.
@@ -105,6 +106,16 @@ cluster-up: node-tools ## Start the local cluster in bin/cluster (kubeconfig: bi
 
 cluster-down: ## Stop the local cluster and remove everything it made.
 	go run ./test/cluster/cmd/cluster down
+
+# The whole story on a real node (test/lifecycle): cluster, chart, an
+# annotated worker, its injected pod, live probes, a rollout with jobs in
+# flight and "jobs lost: 0". It cleans up after itself.
+.PHONY: demo demo-down
+demo: deps node-tools ## Show the product on a local single-node cluster (first command for newcomers).
+	go run ./test/lifecycle/cmd/demo up
+
+demo-down: ## Clean up after an interrupted `make demo`.
+	go run ./test/lifecycle/cmd/demo down
 
 # Benchmarks of docs/performance.md (a few minutes on 2 cores): the raw
 # `go test -bench` output goes to bin/bench.txt, which benchstat compares

@@ -58,6 +58,9 @@ func buildImages(ctx context.Context, root, cache string, sidekiq bool) ([]strin
 			layers:     []string{base, app},
 			entrypoint: []string{"sidekiq", "-r", "/app/app.rb"},
 			workingDir: "/app",
+			// Not root, like a real app image: a pod that does not state
+			// its UID runs Sidekiq as 1000, which the webhook cannot see.
+			user: "1000:1000",
 		})
 	}
 

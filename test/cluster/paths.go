@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 )
 
+// RepoRoot is the checkout the cluster's binaries and caches live in.
+func RepoRoot() (string, error) { return repoRoot() }
+
 // repoRoot finds the checkout (the folder holding go.mod) from the working
 // directory, so tests, the CLI and `make` all find bin/ the same way.
 func repoRoot() (string, error) {
