@@ -139,6 +139,15 @@ func splitRule(line string) []string {
 
 // freePorts asks the kernel for n distinct free ports on host. Another
 // program could take one before we bind it; unlikely on a test machine.
+// FreePort is a port free on host, such as NodeIP for a service pods use.
+func FreePort(host string) (int, error) {
+	ports, err := freePorts(host, 1)
+	if err != nil {
+		return 0, err
+	}
+	return ports[0], nil
+}
+
 func freePorts(host string, n int) ([]int, error) {
 	var ports []int
 	for range n {

@@ -76,8 +76,12 @@ func (c *Cluster) deletePods(ctx context.Context) error {
 	})
 }
 
-// poll calls f until it returns nil or timeout passes, returning f's last
-// error.
+// Poll calls f until it returns nil or timeout passes, returning f's last
+// error. For the packages that drive the cluster (test/lifecycle).
+func Poll(ctx context.Context, timeout time.Duration, f func() error) error {
+	return poll(ctx, timeout, f)
+}
+
 func poll(ctx context.Context, timeout time.Duration, f func() error) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

@@ -90,7 +90,7 @@ func (e *Env) pointWebhookAtAPIServer(ctx context.Context) error {
 // dry-run pod in an opted-in namespace to come back with the sidecar.
 func (e *Env) waitInjecting(ctx context.Context) error {
 	deployments := e.Cluster.Client.AppsV1().Deployments(ReleaseNamespace)
-	err := poll(ctx, 3*time.Minute, func() error {
+	err := cluster.Poll(ctx, 3*time.Minute, func() error {
 		d, err := deployments.Get(ctx, webhookName, metav1.GetOptions{})
 		if err != nil {
 			return err
@@ -108,7 +108,7 @@ func (e *Env) waitInjecting(ctx context.Context) error {
 		return err
 	}
 	defer e.DeleteNamespace(context.WithoutCancel(ctx), probeNS)
-	return poll(ctx, 2*time.Minute, func() error {
+	return cluster.Poll(ctx, 2*time.Minute, func() error {
 		pod := &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: "check", Annotations: map[string]string{webhook.AnnotationInject: "true"}},
 			Spec: corev1.PodSpec{Containers: []corev1.Container{{
@@ -166,7 +166,7 @@ func (e *Env) DeleteNamespace(ctx context.Context, ns string) error {
 	if err := namespaces.Delete(ctx, ns, metav1.DeleteOptions{}); err != nil {
 		return err
 	}
-	return poll(ctx, 3*time.Minute, func() error {
+	return cluster.Poll(ctx, 3*time.Minute, func() error {
 		if _, err := namespaces.Get(ctx, ns, metav1.GetOptions{}); err == nil {
 			return fmt.Errorf("namespace %s still terminating", ns)
 		}

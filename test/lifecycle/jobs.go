@@ -10,6 +10,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"sidekiq-probe.io/sidekiq-probe/internal/testsidekiq"
+
+	"sidekiq-probe.io/sidekiq-probe/test/cluster"
 )
 
 // Stream enqueues SleepJobs (test/sidekiqapp): the app records each id in
@@ -96,7 +98,7 @@ func CountJobs(ctx context.Context, rdb *redis.Client, ids []string) (Jobs, erro
 // WaitJobs waits until every id has finished, or within has passed, and
 // counts them either way: a lost job is a result, not an error.
 func WaitJobs(ctx context.Context, rdb *redis.Client, ids []string, within time.Duration) (Jobs, error) {
-	_ = poll(ctx, within, func() error {
+	_ = cluster.Poll(ctx, within, func() error {
 		j, err := CountJobs(ctx, rdb, ids)
 		if err == nil && j.Lost > 0 {
 			err = fmt.Errorf("%d of %d jobs not finished", j.Lost, j.Enqueued)

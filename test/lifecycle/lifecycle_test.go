@@ -13,6 +13,8 @@ import (
 
 	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
 	"sidekiq-probe.io/sidekiq-probe/internal/testsidekiq"
+
+	"sidekiq-probe.io/sidekiq-probe/test/cluster"
 )
 
 // TestLifecycle runs the scenarios one after the other on one real node,
@@ -82,7 +84,7 @@ func stuckWorker(t *testing.T, ctx context.Context, env *Env, db int) Summary {
 	stuck, other := pods[0].Name, pods[1].Name
 	testkit.Must(t, s.StickHeartbeat(ctx, stuck))
 	stuckAt := time.Now()
-	testkit.Must(t, poll(ctx, 5*time.Minute, func() error {
+	testkit.Must(t, cluster.Poll(ctx, 5*time.Minute, func() error {
 		if n := s.obs.RestartsOf()[stuck]; n == 0 {
 			return fmt.Errorf("pod %s not restarted yet", stuck)
 		}
@@ -92,13 +94,8 @@ func stuckWorker(t *testing.T, ctx context.Context, env *Env, db int) Summary {
 		time.Since(stuckAt).Round(time.Second), HeartbeatTimeout, MaxJobSeconds)
 	testkit.Must(t, env.WaitRolledOut(ctx, s.Worker.Namespace))
 
-	ids := enqueue(t, ctx, s, "after", 6, 2)
-	jobs, err := WaitJobs(ctx, s.Redis, ids, 2*time.Minute)
-	testkit.Must(t, err)
+	sum := settle(t, ctx, s, enqueue(t, ctx, s, "after", 6, 2))
 	restarts := s.obs.RestartsOf()
-	sum, err := s.Summary(ctx, jobs)
-	testkit.Must(t, err)
-	expectNoLoss(t, sum)
 	if restarts[stuck] != 1 || restarts[other] != 0 {
 		t.Errorf("restarts: stuck pod %d, other pod %d; want 1 and 0", restarts[stuck], restarts[other])
 	}
@@ -113,17 +110,13 @@ func busyWorker(t *testing.T, ctx context.Context, env *Env, db int) Summary {
 	// Every thread of both pods runs a job twice as long as the heartbeat
 	// timeout.
 	ids := enqueue(t, ctx, s, "long", workerReplicas*Concurrency, 2*HeartbeatTimeout)
-	testkit.Must(t, poll(ctx, time.Minute, func() error {
+	testkit.Must(t, cluster.Poll(ctx, time.Minute, func() error {
 		if n := len(testsidekiq.Started(ctx, s.Redis)); n < len(ids) {
 			return fmt.Errorf("%d of %d long jobs started", n, len(ids))
 		}
 		return nil
 	}))
-	jobs, err := WaitJobs(ctx, s.Redis, ids, 3*time.Minute)
-	testkit.Must(t, err)
-	sum, err := s.Summary(ctx, jobs)
-	testkit.Must(t, err)
-	expectNoLoss(t, sum)
+	sum := settle(t, ctx, s, ids)
 	if sum.Restarts != 0 || sum.LivenessKills != 0 {
 		t.Errorf("restarts %d, liveness kills %d: a busy Sidekiq must never be restarted", sum.Restarts, sum.LivenessKills)
 	}
@@ -135,7 +128,7 @@ func redisOutage(t *testing.T, ctx context.Context, env *Env, db int) Summary {
 	outage := make(chan error, 1)
 	go func() { outage <- env.Redis.Outage(ctx, 30*time.Second) }()
 	// The outage is seen: readiness fails while Redis is away.
-	testkit.Must(t, poll(ctx, time.Minute, func() error {
+	testkit.Must(t, cluster.Poll(ctx, time.Minute, func() error {
 		d, err := env.Cluster.Client.AppsV1().Deployments(s.Worker.Namespace).Get(ctx, WorkerName, metav1.GetOptions{})
 		if err != nil {
 			return err
@@ -147,12 +140,7 @@ func redisOutage(t *testing.T, ctx context.Context, env *Env, db int) Summary {
 	}))
 	testkit.Must(t, <-outage)
 	testkit.Must(t, env.WaitRolledOut(ctx, s.Worker.Namespace))
-	ids := enqueue(t, ctx, s, "after", 6, 2)
-	jobs, err := WaitJobs(ctx, s.Redis, ids, 2*time.Minute)
-	testkit.Must(t, err)
-	sum, err := s.Summary(ctx, jobs)
-	testkit.Must(t, err)
-	expectNoLoss(t, sum)
+	sum := settle(t, ctx, s, enqueue(t, ctx, s, "after", 6, 2))
 	if sum.Restarts != 0 || sum.LivenessKills != 0 {
 		t.Errorf("restarts %d, liveness kills %d: a Redis outage must restart nothing", sum.Restarts, sum.LivenessKills)
 	}
@@ -216,6 +204,18 @@ func enqueue(t *testing.T, ctx context.Context, s *Scenario, prefix string, n, s
 		ids = append(ids, id)
 	}
 	return ids
+}
+
+// settle waits for ids to finish, sums the scenario up and expects every
+// job completed exactly once.
+func settle(t *testing.T, ctx context.Context, s *Scenario, ids []string) Summary {
+	t.Helper()
+	jobs, err := WaitJobs(ctx, s.Redis, ids, 3*time.Minute)
+	testkit.Must(t, err)
+	sum, err := s.Summary(ctx, jobs)
+	testkit.Must(t, err)
+	expectNoLoss(t, sum)
+	return sum
 }
 
 func expectNoLoss(t *testing.T, sum Summary) {

@@ -34,7 +34,7 @@ func StartRedis(ctx context.Context, dir string) (*Redis, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	port, err := freePort(cluster.NodeIP)
+	port, err := cluster.FreePort(cluster.NodeIP)
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +56,7 @@ func (r *Redis) start(ctx context.Context) error {
 	go func(cmd *exec.Cmd, done chan struct{}) { _ = cmd.Wait(); close(done) }(r.cmd, r.done)
 	c := r.Client(0)
 	defer c.Close()
-	return poll(ctx, 30*time.Second, func() error {
+	return cluster.Poll(ctx, 30*time.Second, func() error {
 		select {
 		case <-r.done:
 			return errors.New("redis-server exited: see " + filepath.Join(r.dir, "redis.log"))
@@ -120,31 +120,4 @@ func StopRedisIn(dir string) error {
 		return err
 	}
 	return os.Remove(RedisPIDFile(dir))
-}
-
-// freePort asks the kernel for a port free on host.
-func freePort(host string) (int, error) {
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
-// poll calls f until it returns nil or timeout passes, returning its last error.
-func poll(ctx context.Context, timeout time.Duration, f func() error) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	for {
-		err := f()
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("after %s: %w", timeout, err)
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
 }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"sidekiq-probe.io/sidekiq-probe/test/cluster"
 )
 
 // Scenario is one worker in its own opted-in namespace, on its own Redis
@@ -111,7 +113,7 @@ func (s *Scenario) Rollout(ctx context.Context, opts RolloutOptions) (Summary, e
 // namespace, read from its heartbeat identity (hostname:pid:nonce).
 func (s *Scenario) SidekiqPID(ctx context.Context, pod string) (string, error) {
 	var pid string
-	err := poll(ctx, time.Minute, func() error {
+	err := cluster.Poll(ctx, time.Minute, func() error {
 		members, err := s.Redis.SMembers(ctx, "processes").Result()
 		if err != nil {
 			return err

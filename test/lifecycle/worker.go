@@ -105,7 +105,7 @@ func (e *Env) Roll(ctx context.Context, ns string, n int) error {
 // WaitRolledOut waits until the worker's replicas all run its template and
 // are ready.
 func (e *Env) WaitRolledOut(ctx context.Context, ns string) error {
-	return poll(ctx, 4*time.Minute, func() error {
+	return cluster.Poll(ctx, 4*time.Minute, func() error {
 		d, err := e.Cluster.Client.AppsV1().Deployments(ns).Get(ctx, WorkerName, metav1.GetOptions{})
 		if err != nil {
 			return err
@@ -121,7 +121,7 @@ func (e *Env) WaitRolledOut(ctx context.Context, ns string) error {
 // WaitPodsGone waits until no pod of the worker is left, terminating ones
 // included: their drains are part of what a scenario measures.
 func (e *Env) WaitPodsGone(ctx context.Context, ns string, keep int) error {
-	return poll(ctx, 3*time.Minute, func() error {
+	return cluster.Poll(ctx, 3*time.Minute, func() error {
 		pods, err := e.Pods(ctx, ns)
 		if err != nil {
 			return err
