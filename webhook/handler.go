@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,8 +9,8 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+	kjson "sigs.k8s.io/json"
 )
 
 // Result is what the handler answered.
@@ -52,7 +53,6 @@ type Decision struct {
 // Handler is the admission handler for pod creation.
 type Handler struct {
 	Options Options
-	Decoder admission.Decoder
 	// OwnNamespace is the webhook's namespace, whose pods are never injected.
 	OwnNamespace string
 	// Observe, when set, is called once per request with the decision; it is
@@ -60,16 +60,12 @@ type Handler struct {
 	Observe func(context.Context, Decision)
 }
 
-// NewHandler returns a Handler with a decoder for pods.
+// NewHandler returns a Handler once the options are valid.
 func NewHandler(opts Options, ownNamespace string) (*Handler, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	scheme := runtime.NewScheme()
-	if err := corev1.AddToScheme(scheme); err != nil {
-		return nil, err
-	}
-	return &Handler{Options: opts, Decoder: admission.NewDecoder(scheme), OwnNamespace: ownNamespace}, nil
+	return &Handler{Options: opts, OwnNamespace: ownNamespace}, nil
 }
 
 var _ admission.Handler = (*Handler)(nil)
@@ -89,12 +85,8 @@ func (h *Handler) decide(req admission.Request) (admission.Response, Decision) {
 	if req.Operation != admissionv1.Create || req.Kind.Kind != "Pod" || req.SubResource != "" {
 		return admission.Allowed(""), Decision{Result: Skipped, SkipReason: NotPodCreate}
 	}
-	if h.Decoder == nil {
-		err := errors.New("the handler has no decoder: build it with NewHandler")
-		return admission.Errored(http.StatusInternalServerError, err), Decision{Result: Errored, Message: err.Error()}
-	}
-	var pod corev1.Pod
-	if err := h.Decoder.Decode(req, &pod); err != nil {
+	pod, err := decodePod(req.Object.Raw)
+	if err != nil {
 		return admission.Errored(http.StatusBadRequest, err), Decision{Result: Errored, Message: err.Error()}
 	}
 	d := Decision{GenerateName: pod.GenerateName}
@@ -124,9 +116,9 @@ func (h *Handler) decide(req admission.Request) (admission.Response, Decision) {
 
 	// A shallow copy is enough: Mutate returned its own metadata and spec,
 	// and encoding the pod reads the rest without changing it.
-	mutated := pod
+	mutated := *pod
 	mutated.ObjectMeta, mutated.Spec = out.ObjectMeta, out.Spec
-	ops, err := createPatch(req.Object.Raw, &pod, &mutated)
+	ops, err := createPatch(req.Object.Raw, pod, &mutated)
 	if err != nil {
 		err = fmt.Errorf("computing the patch: %w", err)
 		d.Result, d.Message = Errored, err.Error()
@@ -134,4 +126,29 @@ func (h *Handler) decide(req admission.Request) (admission.Response, Decision) {
 	}
 	d.Result = Injected
 	return admission.Patched("", ops...), d
+}
+
+// decodePod reads the request's object with one decode, the way the API
+// server's own JSON serializer reads it (field names matched case by case,
+// integers kept as integers). controller-runtime's scheme decoder reads the
+// whole document twice: once only to find its kind, then again. The API
+// server always sends a webhook the object as JSON; anything else, or
+// another kind, is a bad request.
+func decodePod(raw []byte) (*corev1.Pod, error) {
+	body := bytes.TrimLeft(raw, " \t\r\n")
+	if len(body) == 0 {
+		return nil, errors.New("request.object is empty: want a v1 Pod in JSON")
+	}
+	if body[0] != '{' {
+		return nil, fmt.Errorf("request.object is not a JSON object (it starts with %q): want a v1 Pod in JSON", body[0])
+	}
+	var pod corev1.Pod
+	if err := kjson.UnmarshalCaseSensitivePreserveInts(body, &pod); err != nil {
+		return nil, fmt.Errorf("request.object is not a v1 Pod in JSON: %w", err)
+	}
+	// A missing kind or apiVersion is the request's (kind v1/Pod).
+	if (pod.Kind != "" && pod.Kind != "Pod") || (pod.APIVersion != "" && pod.APIVersion != "v1") {
+		return nil, fmt.Errorf("request.object: apiVersion %q, kind %q is not accepted: want apiVersion v1, kind Pod", pod.APIVersion, pod.Kind)
+	}
+	return &pod, nil
 }

@@ -205,3 +205,81 @@ func TestOptions_Validate(t *testing.T) {
 		})
 	}
 }
+
+// TestHandler_BadObject: the pod is read straight from the request's raw
+// object, so whatever is not a v1 Pod in JSON must come back as a clear
+// bad request, never as an allowed pod or a panic.
+func TestHandler_BadObject(t *testing.T) {
+	tests := map[string]struct {
+		object      string
+		wantMessage string
+	}{
+		"an empty object is a bad request": {
+			object: ``, wantMessage: "request.object is empty: want a v1 Pod in JSON",
+		},
+		"a YAML object is a bad request": {
+			object: "metadata:\n  name: w\n", wantMessage: `request.object is not a JSON object (it starts with 'm')`,
+		},
+		"a JSON array is a bad request": {
+			object: `[{"kind":"Pod"}]`, wantMessage: `it starts with '['`,
+		},
+		"truncated JSON is a bad request": {
+			object: `{"metadata":{"name":"w"`, wantMessage: "request.object is not a v1 Pod in JSON",
+		},
+		"a field of the wrong type is a bad request": {
+			object: `{"spec":{"containers":"worker"}}`, wantMessage: "request.object is not a v1 Pod in JSON",
+		},
+		"another kind is a bad request": {
+			object: `{"apiVersion":"apps/v1","kind":"Deployment"}`, wantMessage: `apiVersion "apps/v1", kind "Deployment" is not accepted: want apiVersion v1, kind Pod`,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			h, err := NewHandler(testOptions("pod-plain"), "sidekiq-probe-system")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got Decision
+			h.Observe = func(_ context.Context, d Decision) { got = d }
+			resp := h.Handle(context.Background(), admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
+				Kind: metav1.GroupVersionKind{Version: "v1", Kind: "Pod"}, Operation: admissionv1.Create,
+				Namespace: "shop", Object: runtime.RawExtension{Raw: []byte(tc.object)},
+			}})
+			if resp.Allowed || resp.Result == nil || resp.Result.Code != http.StatusBadRequest {
+				t.Fatalf("response %+v, want a bad request", resp.AdmissionResponse)
+			}
+			if !strings.Contains(resp.Result.Message, tc.wantMessage) {
+				t.Errorf("message %q does not contain %q", resp.Result.Message, tc.wantMessage)
+			}
+			if got.Result != Errored || got.Message != resp.Result.Message {
+				t.Errorf("decision %+v, want Errored with the response's message", got)
+			}
+		})
+	}
+}
+
+// TestHandler_ObjectWithoutKind: the API server sends the pod as its users
+// wrote it, and a pod without kind or apiVersion is still a pod.
+func TestHandler_ObjectWithoutKind(t *testing.T) {
+	h, err := NewHandler(testOptions("pod-plain"), "sidekiq-probe-system")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pod map[string]any
+	if err := json.Unmarshal(readJSON(t, "testdata/pod-plain.in.yaml"), &pod); err != nil {
+		t.Fatal(err)
+	}
+	delete(pod, "kind")
+	delete(pod, "apiVersion")
+	raw, err := json.Marshal(pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := h.Handle(context.Background(), admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
+		Kind: metav1.GroupVersionKind{Version: "v1", Kind: "Pod"}, Operation: admissionv1.Create,
+		Namespace: "shop", Object: runtime.RawExtension{Raw: raw},
+	}})
+	if !resp.Allowed || len(resp.Patches) == 0 {
+		t.Fatalf("response %+v, want allowed with a patch", resp.AdmissionResponse)
+	}
+}
