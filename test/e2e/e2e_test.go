@@ -11,8 +11,10 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/yaml"
 
 	"sidekiq-probe.io/sidekiq-probe/contract"
 	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
@@ -111,6 +113,37 @@ func TestChart_TwoReplicas(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("kubectl prints the webhook's denial of an invalid annotation", func(t *testing.T) {
+		dir := t.TempDir()
+		testkit.Must(t, os.WriteFile(filepath.Join(dir, "pod.yaml"), goldenFile(t, "invalid-container-missing.in.yaml"), 0o644))
+		_, stderr, err := in.kubectl(t, dir, "create", "--namespace=apps", "-f", "pod.yaml")
+		want := `Error from server (Forbidden): error when creating "pod.yaml": admission webhook "pods.sidekiq-probe.io" denied the request: ` +
+			string(goldenFile(t, "invalid-container-missing.err"))
+		if err == nil || !strings.Contains(stderr, want) {
+			t.Fatalf("kubectl create: %v\n%s\nwant the line\n%s", err, stderr, want)
+		}
+	})
+
+	t.Run("kubectl apply --dry-run=server prints the injected pod and the webhook's warning, and creates nothing", func(t *testing.T) {
+		dir := t.TempDir()
+		testkit.Must(t, os.WriteFile(filepath.Join(dir, "pod.yaml"), goldenFile(t, "pod-plain.in.yaml"), 0o644))
+		stdout, stderr, err := in.kubectl(t, dir, "apply", "--dry-run=server", "--namespace=apps", "-f", "pod.yaml", "-o", "yaml")
+		if err != nil {
+			t.Fatalf("kubectl apply --dry-run=server: %v\n%s", err, stderr)
+		}
+		var pod corev1.Pod
+		testkit.Must(t, yaml.Unmarshal([]byte(stdout), &pod))
+		if !hasSidecar(&pod) || pod.Annotations[webhook.AnnotationStatus] != webhook.StatusInjected {
+			t.Errorf("kubectl printed a pod without the sidecar or the %s annotation:\n%s", webhook.AnnotationStatus, stdout)
+		}
+		if want := "Warning: " + string(goldenFile(t, "pod-plain.warnings")); !strings.Contains(stderr, want) {
+			t.Errorf("kubectl's standard error lacks the webhook's warning %q:\n%s", want, stderr)
+		}
+		if _, err := client.CoreV1().Pods("apps").Get(ctx, pod.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("a server-side dry run stored the pod (get: %v)", err)
+		}
+	})
 
 	t.Run("an annotated Deployment's pods get the sidecar (through kube-controller-manager)", func(t *testing.T) {
 		in.cp.StartControllerManager(t)

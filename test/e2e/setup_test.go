@@ -52,6 +52,7 @@ type installed struct {
 	cp         *controlplane.ControlPlane
 	deployment *appsv1.Deployment // as rendered: its args are what serve runs with
 	kubeconfig string             // the chart's ServiceAccount
+	admin      string             // a kubeconfig acting as a cluster admin, for kubectl
 	port       int                // where the API server expects the webhook
 }
 
@@ -110,6 +111,8 @@ func install(t *testing.T, helmArgs ...string) *installed {
 	testkit.Must(t, err)
 
 	in.kubeconfig = serviceAccountKubeconfig(t, cp, in.deployment.Spec.Template.Spec.ServiceAccountName)
+	in.admin = filepath.Join(t.TempDir(), "kubeconfig")
+	testkit.Must(t, os.WriteFile(in.admin, cp.KubeConfig, 0o600))
 	return in
 }
 
