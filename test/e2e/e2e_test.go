@@ -32,7 +32,7 @@ func TestMain(m *testing.M) {
 // TestChart_TwoReplicas installs the chart, runs two webhook replicas as the
 // chart's ServiceAccount and creates pods through the API server.
 func TestChart_TwoReplicas(t *testing.T) {
-	in := install(t)
+	in := install(t, goldenSidecarImage...)
 	a, b := in.startReplica(t, in.port), in.startReplica(t, testkit.FreePort(t))
 	ctx := t.Context()
 	client := in.cp.Client
@@ -112,6 +112,19 @@ func TestChart_TwoReplicas(t *testing.T) {
 				t.Fatalf("sidecar present: %v, want %v", got, tc.injected)
 			}
 		})
+	}
+
+	// Bare Pod cases of the webhook's golden files; the non-native ones need
+	// another --native-sidecar, and a mirror pod is the kubelet's to create.
+	for sentence, name := range map[string]string{
+		"a plain annotated pod is stored exactly as its golden output":              "pod-plain",
+		"a pod whose grace period is raised is stored exactly as its golden output": "pod-grace-smaller-raised",
+		"a pod with its own probes is stored exactly as its golden output":          "pod-user-probes-kept",
+		"a pod reading Redis from a Secret is stored exactly as its golden output":  "pod-redis-from-secret",
+		"a pod with a pod-level UID is stored exactly as its golden output":         "pod-runasuser-pod",
+		"a pod with a partial sidecar is stored exactly as its golden output":       "pod-sidecar-partial",
+	} {
+		t.Run(sentence, func(t *testing.T) { checkGolden(t, client, "apps", "unlabelled", name) })
 	}
 
 	t.Run("kubectl prints the webhook's denial of an invalid annotation", func(t *testing.T) {
