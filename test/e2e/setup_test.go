@@ -173,18 +173,28 @@ type replica struct {
 	certDir string
 	health  string
 	logs    *testkit.SyncBuffer
+	exited  chan struct{}
 	stop    func()
 }
 
-// startReplica runs the serve binary with the Deployment's arguments, with
-// only the addresses and the cert dir moved to this machine's temp space.
-// Replicas share this machine, so only the one on in.port is called by the
-// API server; the others still take part in managing the certificates.
-// extra flags are appended last.
+// startReplica runs a replica (see launchReplica) and waits until it is ready.
 func (in *installed) startReplica(t *testing.T, port int, extra ...string) *replica {
 	t.Helper()
+	r := in.launchReplica(t, port, extra...)
+	r.waitReady(t)
+	return r
+}
+
+// launchReplica runs the serve binary with the Deployment's arguments, with
+// only the addresses and the cert dir moved to this machine's temp space, and
+// returns at once. Replicas share this machine, so only the one on in.port is
+// called by the API server; the others still take part in managing the
+// certificates. extra flags are appended last.
+func (in *installed) launchReplica(t *testing.T, port int, extra ...string) *replica {
+	t.Helper()
 	c := in.deployment.Spec.Template.Spec.Containers[0]
-	r := &replica{certDir: t.TempDir(), health: "127.0.0.1:" + strconv.Itoa(testkit.FreePort(t)), logs: &testkit.SyncBuffer{}}
+	r := &replica{certDir: t.TempDir(), health: "127.0.0.1:" + strconv.Itoa(testkit.FreePort(t)),
+		logs: &testkit.SyncBuffer{}, exited: make(chan struct{})}
 	args := append(append([]string{}, c.Args...), // later flags win
 		"--port="+strconv.Itoa(port), "--cert-dir="+r.certDir,
 		"--health-addr="+r.health, "--metrics-addr=127.0.0.1:0")
@@ -193,17 +203,16 @@ func (in *installed) startReplica(t *testing.T, port int, extra ...string) *repl
 	cmd.Env = append(os.Environ(), "POD_NAMESPACE="+namespace, "KUBECONFIG="+in.kubeconfig)
 	cmd.Stderr = r.logs
 	testkit.Must(t, cmd.Start())
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
+	go func() { cmd.Wait(); close(r.exited) }()
 	var once sync.Once
 	r.stop = func() {
 		once.Do(func() {
 			cmd.Process.Signal(os.Interrupt)
 			select {
-			case <-exited:
+			case <-r.exited:
 			case <-time.After(30 * time.Second):
 				cmd.Process.Kill()
-				<-exited
+				<-r.exited
 			}
 		})
 	}
@@ -213,9 +222,15 @@ func (in *installed) startReplica(t *testing.T, port int, extra ...string) *repl
 			t.Logf("serve logs:\n%s", r.logs.Bytes())
 		}
 	})
+	return r
+}
+
+// waitReady waits until the replica's /readyz answers 200.
+func (r *replica) waitReady(t *testing.T) {
+	t.Helper()
 	waitFor(t, "serve is ready", func() bool {
 		select {
-		case <-exited:
+		case <-r.exited:
 			t.Fatalf("serve exited:\n%s", r.logs.Bytes())
 		default:
 		}
@@ -226,7 +241,6 @@ func (in *installed) startReplica(t *testing.T, port int, extra ...string) *repl
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
-	return r
 }
 
 var (
