@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"os/exec"
@@ -18,37 +20,56 @@ import (
 	"sidekiq-probe.io/sidekiq-probe/test/testcert"
 )
 
-// TestServe_SIGTERM runs the real binary: the first SIGTERM waits for a
-// request still in flight, a second one exits at once.
-func TestServe_SIGTERM(t *testing.T) {
+// serveProcess is the real binary serving on loopback with a test
+// certificate for localhost.
+type serveProcess struct {
+	cmd    *exec.Cmd
+	port   int
+	health string
+	roots  *x509.CertPool
+	logs   *testkit.SyncBuffer
+	exited chan error // receives Wait's result; put it back after taking it
+}
+
+// startServe builds and runs `sidekiq-probe-webhook serve` with extra flags
+// and waits until it is ready. The process is killed when the test ends.
+func startServe(t *testing.T, extra ...string) *serveProcess {
+	t.Helper()
 	bin := filepath.Join(t.TempDir(), "sidekiq-probe-webhook")
 	testkit.Must(t, testkit.GoBuild(bin, "./cmd/sidekiq-probe-webhook"))
 	certDir := t.TempDir()
-	roots := testcert.Write(t, certDir, "localhost")
-	port, health := testkit.FreePort(t), "127.0.0.1:"+strconv.Itoa(testkit.FreePort(t))
-
-	var logs testkit.SyncBuffer
-	cmd := exec.Command(bin, "serve", "--port", strconv.Itoa(port), "--cert-dir", certDir,
-		"--health-addr", health, "--metrics-addr", "127.0.0.1:"+strconv.Itoa(testkit.FreePort(t)),
-		"--namespace", "sidekiq-probe", "--sidecar-image", "sidekiq-probe:test")
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	p := &serveProcess{port: testkit.FreePort(t), health: "127.0.0.1:" + strconv.Itoa(testkit.FreePort(t)),
+		roots: testcert.Write(t, certDir, "localhost"), logs: &testkit.SyncBuffer{}, exited: make(chan error, 1)}
+	args := append([]string{"serve", "--port", strconv.Itoa(p.port), "--cert-dir", certDir,
+		"--health-addr", p.health, "--metrics-addr", "127.0.0.1:" + strconv.Itoa(testkit.FreePort(t)),
+		"--namespace", "sidekiq-probe", "--sidecar-image", "sidekiq-probe:test"}, extra...)
+	p.cmd = exec.Command(bin, args...)
+	p.cmd.Stderr = p.logs
+	testkit.Must(t, p.cmd.Start())
+	go func() { p.exited <- p.cmd.Wait() }()
 	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
+		p.cmd.Process.Kill()
+		<-p.exited
 	})
-	testkit.WaitFor(t, 30*time.Second, "serve is ready", func() bool {
-		resp, err := http.Get("http://" + health + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	testkit.WaitFor(t, 30*time.Second, "serve is ready", func() bool { return p.readyz() == http.StatusOK })
+	return p
+}
+
+// readyz is the status /readyz answers, or 0 when nothing answers.
+func (p *serveProcess) readyz() int {
+	resp, err := http.Get("http://" + p.health + "/readyz")
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestServe_SIGTERM runs the real binary: the first SIGTERM waits for a
+// request still in flight, a second one exits at once.
+func TestServe_SIGTERM(t *testing.T) {
+	p := startServe(t, "--shutdown-delay=0s") // the wait below is for the request, not the delay
+	port, roots, logs, cmd, exited := p.port, p.roots, p.logs, p.cmd, p.exited
 
 	// A request whose body never arrives keeps the webhook server busy. It
 	// asks for "100 Continue", which the server sends only once the handler
@@ -88,4 +109,78 @@ func TestServe_SIGTERM(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("still running after a second SIGTERM\n%s", logs.Bytes())
 	}
+}
+
+// TestServe_ShutdownDelay runs the real binary: after SIGTERM, /readyz fails
+// at once while new admission requests are still answered for
+// --shutdown-delay; then serve stops by itself and exits 0.
+func TestServe_ShutdownDelay(t *testing.T) {
+	// Long enough that the request below falls inside it on a loaded
+	// machine; the test only orders events, it never times them.
+	p := startServe(t, "--shutdown-delay=10s")
+	if got := p.admit(t); got != "" {
+		t.Fatalf("before SIGTERM: %s", got)
+	}
+
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	testkit.WaitFor(t, 30*time.Second, "the shutdown is logged", func() bool {
+		return bytes.Contains(p.logs.Bytes(), []byte("shutting down: unready"))
+	})
+	if got := p.readyz(); got != http.StatusServiceUnavailable {
+		t.Errorf("/readyz after SIGTERM: %d, want 503", got)
+	}
+	if got := p.admit(t); got != "" {
+		t.Errorf("an admission request during --shutdown-delay: %s\n%s", got, p.logs.Bytes())
+	}
+
+	select {
+	case err := <-p.exited:
+		p.exited <- err // for the cleanup
+		if err != nil {
+			t.Fatalf("serve exited with %v after the delay, want status 0\n%s", err, p.logs.Bytes())
+		}
+	case <-time.After(time.Minute):
+		t.Fatalf("serve still runs a minute after SIGTERM with --shutdown-delay=10s\n%s", p.logs.Bytes())
+	}
+	logs := string(p.logs.Bytes())
+	last := -1
+	for _, msg := range []string{"shutting down: unready", "pod injected", "shutdown delay over", `"msg":"stopped"`} {
+		i := strings.Index(logs[last+1:], msg)
+		if i < 0 {
+			t.Fatalf("the logs lack %q after the previous step; want unready, then the admission, then the end of the delay, then the stop:\n%s", msg, logs)
+		}
+		last += 1 + i
+	}
+}
+
+// admit sends an annotated pod's AdmissionReview over a new TLS connection
+// and returns "" when serve answered it with a patch, else what went wrong.
+func (p *serveProcess) admit(t *testing.T) string {
+	t.Helper()
+	review := `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1","operation":"CREATE",` +
+		`"namespace":"apps","kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},` +
+		`"object":{"apiVersion":"v1","kind":"Pod","metadata":{"generateName":"worker-","annotations":{"sidekiq-probe.io/inject":"true"}},` +
+		`"spec":{"containers":[{"name":"worker","image":"app:1","command":["bundle","exec","sidekiq"]}]}}}}`
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		DisableKeepAlives: true, TLSClientConfig: &tls.Config{RootCAs: p.roots, ServerName: "localhost"},
+	}}
+	resp, err := client.Post("https://127.0.0.1:"+strconv.Itoa(p.port)+"/mutate-v1-pod", "application/json", strings.NewReader(review))
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Response struct {
+			UID     string `json:"uid"`
+			Allowed bool   `json:"allowed"`
+			Patch   []byte `json:"patch"`
+		} `json:"response"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return "status " + resp.Status + ": " + err.Error()
+	}
+	if out.Response.UID != "u1" || !out.Response.Allowed || len(out.Response.Patch) == 0 {
+		return "status " + resp.Status + ": not an allowed answer with a patch"
+	}
+	return ""
 }

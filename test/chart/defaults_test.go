@@ -91,6 +91,7 @@ func TestDefaults_ServeFlagsNameTheRenderedObjects(t *testing.T) {
 				"health-addr":             ":8081",
 				"metrics-addr":            ":8080",
 				"log-level":               "info",
+				"shutdown-delay":          "5s",
 				"sidecar-image":           image,
 				"native-sidecar":          "true",
 				"default-max-job-seconds": "60",

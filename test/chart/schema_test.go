@@ -46,6 +46,12 @@ func TestSchema_RejectsBadValues(t *testing.T) {
 		"an unknown log level is rejected": {
 			"logLevel: verbose", "at '/logLevel': value must be one of 'debug', 'info', 'warn', 'error'",
 		},
+		"a shutdown delay over a minute is rejected": {
+			"shutdownDelaySeconds: 61", "at '/shutdownDelaySeconds'",
+		},
+		"a negative shutdown delay is rejected": {
+			"shutdownDelaySeconds: -1", "at '/shutdownDelaySeconds'",
+		},
 		"an unknown validation action is rejected": {
 			"validation: {enabled: true, actions: [Block]}", "at '/validation/actions/0': value must be one of 'Deny', 'Warn', 'Audit'",
 		},

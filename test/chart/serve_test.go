@@ -3,6 +3,7 @@ package chart_test
 import (
 	"io"
 	"testing"
+	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -47,6 +48,11 @@ func TestServe_ParsesTheChartsArguments(t *testing.T) {
 				t.Errorf("Namespace %q, want the release namespace %q", cfg.Namespace, namespace)
 			}
 			mountedAt(t, dep, cfg.CertDir) // fails the test unless a volume is mounted there
+			// The kubelet kills the pod after its grace period: that must
+			// leave the shutdown delay and the requests in flight after it.
+			if grace := time.Duration(deref(dep.Spec.Template.Spec.TerminationGracePeriodSeconds)) * time.Second; grace <= cfg.ShutdownDelay {
+				t.Errorf("terminationGracePeriodSeconds %v does not exceed --shutdown-delay %v", grace, cfg.ShutdownDelay)
+			}
 			if !servesPort(webhookContainer(t, dep), "webhook", cfg.Port) {
 				t.Errorf("--port %d is not the container's webhook port", cfg.Port)
 			}

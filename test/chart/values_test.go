@@ -17,6 +17,7 @@ sidecarImage: {repository: team/sidecar, tag: "4.5.6"}
 nativeSidecar: false
 defaultMaxJobSeconds: 600
 logLevel: debug
+shutdownDelaySeconds: 12
 replicaCount: 3
 imagePullSecrets: [{name: pull}]
 podAnnotations: {example.com/owner: jobs}
@@ -41,6 +42,8 @@ resources: {requests: {cpu: 50m, memory: 64Mi}, limits: {memory: 256Mi}}
 		"native-sidecar":                {flags["native-sidecar"], "false"},
 		"default-max-job-seconds":       {flags["default-max-job-seconds"], "600"},
 		"log-level":                     {flags["log-level"], "debug"},
+		"shutdown-delay":                {flags["shutdown-delay"], "12s"},
+		"terminationGracePeriodSeconds": {deref(pod.TerminationGracePeriodSeconds), int64(42)},
 		"replicas":                      {deref(dep.Spec.Replicas), int32(3)},
 		"imagePullSecrets":              {len(pod.ImagePullSecrets) == 1 && pod.ImagePullSecrets[0].Name == "pull", true},
 		"podAnnotations":                {dep.Spec.Template.Annotations["example.com/owner"], "jobs"},

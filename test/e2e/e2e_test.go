@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -187,8 +188,11 @@ func TestChart_TwoReplicas(t *testing.T) {
 	})
 
 	t.Run("with the webhook down, failurePolicy Ignore creates pods unmutated", func(t *testing.T) {
-		a.stop()
-		b.stop()
+		// Together: each waits out its --shutdown-delay.
+		var stopping sync.WaitGroup
+		stopping.Go(a.stop)
+		stopping.Go(b.stop)
+		stopping.Wait()
 		pod, err := client.CoreV1().Pods("apps").Create(ctx, sidekiqPod(true), metav1.CreateOptions{})
 		testkit.Must(t, err)
 		if hasSidecar(pod) {

@@ -23,6 +23,10 @@ type Config struct {
 	HealthAddr  string
 	MetricsAddr string
 	LogLevel    slog.Level
+	// ShutdownDelay is how long serve keeps admitting pods after SIGTERM,
+	// unready, before it stops: the API server keeps calling a replica until
+	// its endpoints drop it, which takes a few seconds after it turns unready.
+	ShutdownDelay time.Duration
 
 	Webhook webhook.Options
 
@@ -48,6 +52,15 @@ type Config struct {
 // Path is where the API server sends pod admission reviews.
 const Path = "/mutate-v1-pod"
 
+const (
+	// DefaultShutdownDelay covers the few seconds endpoints take to drop an
+	// unready pod.
+	DefaultShutdownDelay = 5 * time.Second
+	// MaxShutdownDelay keeps a stopping replica from lingering: the pod's
+	// grace period must cover the delay plus the in-flight requests.
+	MaxShutdownDelay = time.Minute
+)
+
 // ParseFlags reads the serve flags from args. getenv supplies the default of
 // --namespace (POD_NAMESPACE, set by the downward API). Help goes to out.
 func ParseFlags(args []string, getenv func(string) string, out io.Writer) (Config, error) {
@@ -59,6 +72,7 @@ func ParseFlags(args []string, getenv func(string) string, out io.Writer) (Confi
 	fs.StringVar(&c.HealthAddr, "health-addr", ":8081", "address of /healthz and /readyz (plain HTTP)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", ":8080", "address of /metrics (plain HTTP)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	fs.DurationVar(&c.ShutdownDelay, "shutdown-delay", DefaultShutdownDelay, "after SIGTERM, how long to keep admitting pods while /readyz fails, before stopping (0 to "+MaxShutdownDelay.String()+"; 0 stops at once)")
 	fs.StringVar(&c.Webhook.SidecarImage, "sidecar-image", "", "image of the injected probe sidecar (required)")
 	fs.BoolVar(&c.Webhook.NativeSidecar, "native-sidecar", true, "inject the sidecar as a native sidecar (init container, restartPolicy Always)")
 	fs.IntVar(&c.Webhook.DefaultMaxJobSeconds, "default-max-job-seconds", webhook.DefaultMaxJobSeconds, "max job seconds for pods without the annotation")
@@ -110,6 +124,9 @@ func (c Config) validate() error {
 			}
 			errs = append(errs, fmt.Errorf("%s: must not be empty%s", name, hint))
 		}
+	}
+	if c.ShutdownDelay < 0 || c.ShutdownDelay > MaxShutdownDelay {
+		errs = append(errs, fmt.Errorf("--shutdown-delay: %v is not accepted: 0s (stop at once) to %v", c.ShutdownDelay, MaxShutdownDelay))
 	}
 	if c.ManageCerts {
 		errs = append(errs, c.validateLifetimes())

@@ -48,7 +48,8 @@ type Deps struct {
 // stop signal.
 const shutdownTimeout = 20 * time.Second
 
-// Run serves until ctx ends, then shuts down gracefully.
+// Run serves until ctx ends; then it turns unready, keeps admitting pods for
+// cfg.ShutdownDelay and shuts down gracefully.
 func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if err := cfg.validate(); err != nil {
 		return err
@@ -86,18 +87,37 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		deps.Ready(healthLn.Addr(), metricsLn.Addr())
 	}
 
-	ctx, stop := context.WithCancel(ctx)
+	// ctx ending is the signal to shut down. The servers run under serving,
+	// which ends --shutdown-delay later, or at once when a part fails.
+	serving, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
-	g, ctx := errgroup.WithContext(ctx)
+	g, gctx := errgroup.WithContext(serving)
 	health := &health{now: deps.Now}
-	g.Go(func() error { return serveHTTP(ctx, healthLn, health.handler()) })
+	g.Go(func() error { return serveHTTP(gctx, healthLn, health.handler()) })
 	g.Go(func() error {
-		return serveHTTP(ctx, metricsLn, promhttp.HandlerFor(registry, promhttp.HandlerOpts{Registry: registry}))
+		return serveHTTP(gctx, metricsLn, promhttp.HandlerFor(registry, promhttp.HandlerOpts{Registry: registry}))
 	})
 	g.Go(func() error {
-		// Unready as soon as shutdown starts, so traffic moves elsewhere.
-		<-ctx.Done()
+		select {
+		case <-ctx.Done():
+		case <-gctx.Done():
+			health.stopping.Store(true)
+			return nil
+		}
+		// Unready at once, so the endpoints drop this replica, but still
+		// admitting until they have: the API server picks a replica from its
+		// endpoints, and a closed port there means an uninjected pod (policy
+		// Ignore) or a failed one (Fail).
 		health.stopping.Store(true)
+		log.Info("shutting down: unready, still admitting pods for --shutdown-delay", "shutdownDelay", cfg.ShutdownDelay)
+		delay := time.NewTimer(cfg.ShutdownDelay)
+		defer delay.Stop()
+		select {
+		case <-delay.C:
+			log.Info("shutdown delay over: stopping the servers")
+		case <-gctx.Done():
+		}
+		stop()
 		return nil
 	})
 
@@ -107,11 +127,15 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 			stop()
 			return errors.Join(err, g.Wait())
 		}
-		g.Go(func() error { return manager.Run(ctx) })
+		g.Go(func() error { return manager.Run(gctx) })
 		log.Info("waiting for the self-managed serving certificate", "secret", cfg.CertSecret, "certDir", cfg.CertDir)
 		select {
 		case <-manager.Served():
+		case <-gctx.Done(): // a part failed
+			return g.Wait()
 		case <-ctx.Done():
+			// Never ready, so no API server calls it: no delay.
+			stop()
 			return g.Wait()
 		}
 	}
@@ -125,7 +149,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	}
 	health.watcher.Store(watcher)
 	registry.MustRegister(certificateExpiry(health.certificate))
-	g.Go(func() error { return watcher.Start(ctx) })
+	g.Go(func() error { return watcher.Start(gctx) })
 
 	server := crwebhook.NewServer(crwebhook.Options{
 		Host: deps.WebhookHost,
@@ -138,7 +162,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	server.Register(Path, obs.timed(&admission.Webhook{Handler: handler}))
 	started := server.StartedChecker()
 	health.started.Store(&started)
-	g.Go(func() error { return server.Start(ctx) })
+	g.Go(func() error { return server.Start(gctx) })
 
 	log.Info("serving", "port", cfg.Port, "path", Path, "healthAddr", healthLn.Addr().String(),
 		"metricsAddr", metricsLn.Addr().String(), "manageCerts", cfg.ManageCerts)

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -163,6 +164,11 @@ func TestParseFlags(t *testing.T) {
 			args: []string{"--sidecar-image=p", "--manage-certs", "--ca-lifetime=1h", "--ca-rotation-overlap=20m"}, wantErr: "--ca-rotation-overlap: 20m0s must be less than a sixth",
 		},
 		"stray arguments are refused": {args: []string{"--sidecar-image=p", "extra"}, wantErr: "no arguments"},
+		"a shutdown delay over a minute is refused with the accepted range": {
+			args: []string{"--sidecar-image=p", "--shutdown-delay=2m"}, wantErr: "--shutdown-delay: 2m0s is not accepted: 0s (stop at once) to 1m0s",
+		},
+		"a negative shutdown delay is refused": {args: []string{"--sidecar-image=p", "--shutdown-delay=-1s"}, wantErr: "--shutdown-delay: -1s is not accepted"},
+		"no shutdown delay is accepted":        {args: []string{"--sidecar-image=p", "--shutdown-delay=0s"}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -171,7 +177,8 @@ func TestParseFlags(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if cfg.Namespace != "from-env" || cfg.Port != 9443 || !cfg.Webhook.NativeSidecar {
+				if cfg.Namespace != "from-env" || cfg.Port != 9443 || !cfg.Webhook.NativeSidecar ||
+					(cfg.ShutdownDelay != DefaultShutdownDelay && !slices.Contains(tc.args, "--shutdown-delay=0s")) {
 					t.Errorf("defaults not applied: %+v", cfg)
 				}
 				return

@@ -89,6 +89,7 @@ matchExpressions:
 - --health-addr=:8081
 - --metrics-addr=:8080
 - --log-level={{ .Values.logLevel }}
+- --shutdown-delay={{ .Values.shutdownDelaySeconds }}s
 - --sidecar-image={{ include "sidekiq-probe.sidecarImage" . }}
 - --native-sidecar={{ .Values.nativeSidecar }}
 - --default-max-job-seconds={{ .Values.defaultMaxJobSeconds }}
