@@ -12,38 +12,49 @@ import (
 // them). On a 6 KB pod this is most of the cost of an admission.
 //
 // It is exact, not a heuristic: the diff of two objects is the union of the
-// diffs of their members, and of two arrays of equal length the union of
-// the diffs of their elements, each under its own path. Where original and
-// mutated are the same bytes, the raw-to-mutated and raw-to-original diffs
-// hold the same ops, which withoutNoise would drop anyway: such a member is
-// deleted from all three documents, such an array element is replaced by
-// null in all three (nulls diff to nothing, and the indexes stay). A member
-// raw has and neither original nor mutated has is a "remove" in both diffs:
-// deleted too. Anything else is kept whole. Equal bytes imply equal values;
-// unequal bytes only cost a missed cut.
+// diffs of their members, and of two arrays the union of the diffs of the
+// elements both have, each under its own path, plus whole-element adds or
+// removes past the shorter one. Where original and mutated are the same
+// bytes, the raw-to-mutated and raw-to-original diffs hold the same ops,
+// which withoutNoise would drop anyway: such a member is deleted from all
+// three documents, such an array element (at an index all three have) is
+// replaced by null in all three (nulls diff to nothing, and the indexes
+// stay). A member raw has and neither original nor mutated has is a
+// "remove" in both diffs: deleted too. Anything else is kept whole. Equal
+// bytes imply equal values; unequal bytes only cost a missed cut.
 //
 // The documents are split with a plain byte scanner rather than decoded:
 // decoding them level by level cost more than the diffs it saved. Input the
 // scanner does not understand is returned as it is, for the diff to judge.
+// Where raw and original are the same bytes (the API server encodes a pod
+// with the same Go types, so below the top level they nearly always are),
+// one split serves both.
 func pruneUnchanged(raw, original, mutated []byte) (r, o, m []byte) {
-	if rm, ok := splitObject(raw); ok {
-		om, okO := splitObject(original)
-		mm, okM := splitObject(mutated)
-		if okO && okM {
-			return pruneObjects(rm, om, mm)
+	same := bytes.Equal(raw, original)
+	if om, ok := splitObject(original); ok {
+		rm, okR := om, true
+		if !same {
+			rm, okR = splitObject(raw)
+		}
+		if mm, okM := splitObject(mutated); okR && okM {
+			return pruneObjects(rm, om, mm, same)
 		}
 	}
-	if ra, ok := splitArray(raw); ok {
-		oa, okO := splitArray(original)
-		ma, okM := splitArray(mutated)
-		if okO && okM && len(ra) == len(oa) && len(oa) == len(ma) {
-			return pruneArrays(ra, oa, ma)
+	if oa, ok := splitArray(original); ok {
+		ra, okR := oa, true
+		if !same {
+			ra, okR = splitArray(raw)
+		}
+		if ma, okM := splitArray(mutated); okR && okM {
+			return pruneArrays(ra, oa, ma, same)
 		}
 	}
 	return raw, original, mutated
 }
 
-func pruneObjects(rm, om, mm members) (r, o, m []byte) {
+// pruneObjects cuts members; when same, rm and om are one split of raw and
+// original, which are the same bytes.
+func pruneObjects(rm, om, mm members, same bool) (r, o, m []byte) {
 	for i := range om {
 		k := om[i].name
 		mi := mm.find(k, i)
@@ -58,6 +69,10 @@ func pruneObjects(rm, om, mm members) (r, o, m []byte) {
 			rm[ri].value, om[i].value, mm[mi].value = pruneUnchanged(rm[ri].value, om[i].value, mm[mi].value)
 		}
 	}
+	if same {
+		o = om.join()
+		return o, o, mm.join()
+	}
 	for i := range rm {
 		if rm[i].value != nil && om.find(rm[i].name, i) < 0 && mm.find(rm[i].name, i) < 0 {
 			rm[i].value = nil
@@ -66,14 +81,20 @@ func pruneObjects(rm, om, mm members) (r, o, m []byte) {
 	return rm.join(), om.join(), mm.join()
 }
 
-func pruneArrays(ra, oa, ma [][]byte) (r, o, m []byte) {
+// pruneArrays cuts the elements at the indexes all three arrays have; the
+// diffs add or remove the others whole.
+func pruneArrays(ra, oa, ma [][]byte, same bool) (r, o, m []byte) {
 	null := []byte("null")
-	for i := range oa {
+	for i := range min(len(ra), len(oa), len(ma)) {
 		if bytes.Equal(oa[i], ma[i]) {
 			ra[i], oa[i], ma[i] = null, null, null
 		} else {
 			ra[i], oa[i], ma[i] = pruneUnchanged(ra[i], oa[i], ma[i])
 		}
+	}
+	if same {
+		o = joinArray(oa)
+		return o, o, joinArray(ma)
 	}
 	return joinArray(ra), joinArray(oa), joinArray(ma)
 }
@@ -103,7 +124,12 @@ func (ms members) find(name []byte, hint int) int {
 }
 
 func (ms members) join() []byte {
-	b := []byte{'{'}
+	n := 2
+	for _, m := range ms {
+		n += len(m.key) + len(m.value) + 2
+	}
+	b := make([]byte, 1, n)
+	b[0] = '{'
 	for _, m := range ms {
 		if m.value == nil {
 			continue
@@ -117,7 +143,18 @@ func (ms members) join() []byte {
 }
 
 func joinArray(elems [][]byte) []byte {
-	b := append([]byte{'['}, bytes.Join(elems, []byte{','})...)
+	n := 2
+	for _, e := range elems {
+		n += len(e) + 1
+	}
+	b := make([]byte, 1, n)
+	b[0] = '['
+	for i, e := range elems {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, e...)
+	}
 	return append(b, ']')
 }
 
@@ -137,6 +174,7 @@ func splitObject(doc []byte) (ms members, ok bool) {
 	if len(b) > 0 && b[0] == '}' {
 		return members{}, len(trimSpace(b[1:])) == 0
 	}
+	ms = make(members, 0, 16) // most of a pod's objects: one allocation
 	for {
 		var m member
 		if m.key, b, ok = nextValue(b); !ok || m.key[0] != '"' {
@@ -260,6 +298,11 @@ func unquote(s []byte) ([]byte, bool) {
 	return []byte(k), true
 }
 
+// trimSpace is bytes.TrimLeft(b, " \t\r\n") without building the cutset
+// on every call: it runs before every value.
 func trimSpace(b []byte) []byte {
-	return bytes.TrimLeft(b, " \t\r\n")
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\r' || b[0] == '\n') {
+		b = b[1:]
+	}
+	return b
 }
