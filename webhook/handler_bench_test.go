@@ -136,8 +136,9 @@ func withoutInjectAnnotation(b *testing.B, review []byte) []byte {
 }
 
 // BenchmarkDiff compares, on the benchmark pod, the patch diff over the
-// whole documents with the diff after pruneUnchanged (what createPatch
-// does), in one run: the two give the same ops (FuzzPruneUnchanged).
+// whole documents with the diff after pruneUnchanged, and after
+// setAsideAdditions too (what createPatch does), in one run: all give the
+// same ops (FuzzPruneUnchanged, FuzzSetAsideAdditions).
 func BenchmarkDiff(b *testing.B) {
 	var r struct {
 		Request struct{ Object json.RawMessage }
@@ -177,6 +178,18 @@ func BenchmarkDiff(b *testing.B) {
 			if _, err := diffPatch(pruneUnchanged(r.Request.Object, original, mutatedJSON)); err != nil {
 				b.Fatal(err)
 			}
+		}
+	})
+	b.Run("pruned-set-aside", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			pr, po, pm := pruneUnchanged(r.Request.Object, original, mutatedJSON)
+			pm, added := setAsideAdditions(pr, po, pm)
+			ops, err := diffPatch(pr, po, pm)
+			if err != nil {
+				b.Fatal(err)
+			}
+			restoreAdditions(ops, added)
 		}
 	})
 	b.Run("prune-only", func(b *testing.B) {

@@ -29,7 +29,14 @@ func createPatch(raw []byte, original, mutated any) ([]jsonpatch.JsonPatchOperat
 	if err != nil {
 		return nil, err
 	}
-	return diffPatch(pruneUnchanged(raw, originalJSON, mutatedJSON))
+	r, o, m := pruneUnchanged(raw, originalJSON, mutatedJSON)
+	m, added := setAsideAdditions(r, o, m)
+	ops, err := diffPatch(r, o, m)
+	if err != nil {
+		return nil, err
+	}
+	restoreAdditions(ops, added)
+	return ops, nil
 }
 
 // diffPatch is the patch from raw to mutated minus the patch from raw to

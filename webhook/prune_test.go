@@ -55,37 +55,43 @@ func FuzzPruneUnchanged(f *testing.F) {
 // addPatchInputs adds a seed from a pod or a workload: its pod template as
 // raw JSON, decoded and encoded (original), and mutated.
 func addPatchInputs(f *testing.F, obj []byte, native bool) {
+	if raw, original, mutated, ok := patchInputs(f, obj, native); ok {
+		f.Add(raw, original, mutated)
+	}
+}
+
+// patchInputs are the three documents createPatch sees for a pod or a
+// workload; ok is false when it holds no template or is denied.
+func patchInputs(tb testing.TB, obj []byte, native bool) (raw, original, mutated []byte, ok bool) {
 	var doc map[string]any
 	if err := unmarshalNumbers(obj, &doc); err != nil {
-		f.Fatal(err)
+		tb.Fatal(err)
 	}
 	kind, _ := doc["kind"].(string)
 	path, ok := templatePaths[kind]
 	if !ok {
-		return
+		return nil, nil, nil, false
 	}
 	tmplDoc, _ := lookup(doc, path)
 	raw, err := json.Marshal(tmplDoc)
 	if err != nil {
-		f.Fatal(err)
+		tb.Fatal(err)
 	}
 	var tmpl corev1.PodTemplateSpec
 	if err := json.Unmarshal(raw, &tmpl); err != nil {
-		f.Fatal(err)
+		tb.Fatal(err)
 	}
 	out, _, err := Mutate(&tmpl, Options{SidecarImage: "img", NativeSidecar: native, DefaultMaxJobSeconds: DefaultMaxJobSeconds})
 	if err != nil {
-		return // a denial: no patch
+		return nil, nil, nil, false // a denial: no patch
 	}
-	original, err := json.Marshal(&tmpl)
-	if err != nil {
-		f.Fatal(err)
+	if original, err = json.Marshal(&tmpl); err != nil {
+		tb.Fatal(err)
 	}
-	mutated, err := json.Marshal(out)
-	if err != nil {
-		f.Fatal(err)
+	if mutated, err = json.Marshal(out); err != nil {
+		tb.Fatal(err)
 	}
-	f.Add(raw, original, mutated)
+	return raw, original, mutated, true
 }
 
 func opKeys(ops []jsonpatch.JsonPatchOperation) []string {
