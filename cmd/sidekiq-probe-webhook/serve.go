@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/go-logr/logr"
@@ -31,6 +32,8 @@ func serve(args []string, _ io.Reader, _, stderr io.Writer) int {
 	// controller-runtime's webhook server and certwatcher log through logr.
 	crlog.SetLogger(logr.FromSlogHandler(log.Handler()))
 
+	setGCDefault(os.Getenv)
+
 	ctx, stop := signalContext(log)
 	defer stop()
 	if err := server.Run(ctx, cfg, server.Deps{Log: log}); err != nil {
@@ -38,6 +41,21 @@ func serve(args []string, _ io.Reader, _, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// serve's live heap is about 4 MiB, next to a binary whose global data the
+// collector also scans, so at Go's default of 100% growth the GC ran every
+// few dozen admissions and took about a third of serve's CPU. At 300% it
+// costs 846 instead of 1,324 us of CPU per admission (test/load,
+// BenchmarkServeTLS) for about 6 MiB more RSS (42 instead of 36 MiB, of
+// which 23 are the binary's own pages; the chart requests 48Mi). GOGC, when
+// set, wins; GOMEMLIMIT works as usual.
+const gcPercent = 300
+
+func setGCDefault(getenv func(string) string) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
 }
 
 // signalContext ends at the first SIGTERM or interrupt, which starts a
