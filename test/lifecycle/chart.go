@@ -110,9 +110,11 @@ func (e *Env) waitInjecting(ctx context.Context) error {
 	defer e.DeleteNamespace(context.WithoutCancel(ctx), probeNS)
 	return cluster.Poll(ctx, 2*time.Minute, func() error {
 		pod := &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: "check", Annotations: map[string]string{webhook.AnnotationInject: "true"}},
+			ObjectMeta: metav1.ObjectMeta{Name: "check", Annotations: map[string]string{
+				webhook.AnnotationInject: "true", webhook.AnnotationMaxJobSeconds: "1"}},
 			Spec: corev1.PodSpec{Containers: []corev1.Container{{
 				Name: "sidekiq", Image: cluster.SidekiqImage, Command: []string{"sidekiq"},
+				Env: []corev1.EnvVar{{Name: "REDIS_URL", Value: "redis://" + cluster.NodeIP}},
 			}}},
 		}
 		got, err := e.Cluster.Client.CoreV1().Pods(probeNS).Create(ctx, pod, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})

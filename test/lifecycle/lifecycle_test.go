@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	corev1 "k8s.io/api/core/v1"
 
 	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
 	"sidekiq-probe.io/sidekiq-probe/internal/testsidekiq"
@@ -129,12 +129,16 @@ func redisOutage(t *testing.T, ctx context.Context, env *Env, db int) Summary {
 	go func() { outage <- env.Redis.Outage(ctx, 30*time.Second) }()
 	// The outage is seen: readiness fails while Redis is away.
 	testkit.Must(t, cluster.Poll(ctx, time.Minute, func() error {
-		d, err := env.Cluster.Client.AppsV1().Deployments(s.Worker.Namespace).Get(ctx, WorkerName, metav1.GetOptions{})
+		pods, err := env.Pods(ctx, s.Worker.Namespace)
 		if err != nil {
 			return err
 		}
-		if d.Status.ReadyReplicas != 0 {
-			return fmt.Errorf("%d pods still ready during the outage", d.Status.ReadyReplicas)
+		for _, p := range pods {
+			for _, c := range p.Status.Conditions {
+				if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+					return fmt.Errorf("pod %s still ready during the outage", p.Name)
+				}
+			}
 		}
 		return nil
 	}))

@@ -44,7 +44,10 @@ func StartRedis(ctx context.Context, dir string) (*Redis, error) {
 
 func (r *Redis) start(ctx context.Context) error {
 	_, port, _ := net.SplitHostPort(r.Addr)
-	r.cmd = exec.Command("redis-server", "--bind", cluster.NodeIP, "--port", port,
+	// Protected mode would refuse every client that is not on loopback:
+	// the pods, and the test itself, connect to the bridge's address,
+	// which exists only on this machine.
+	r.cmd = exec.Command("redis-server", "--bind", cluster.NodeIP, "--port", port, "--protected-mode", "no",
 		"--dir", r.dir, "--appendonly", "yes", "--appendfsync", "always", "--save", "",
 		"--pidfile", RedisPIDFile(r.dir), "--loglevel", "warning", "--logfile", filepath.Join(r.dir, "redis.log"))
 	// Its own process group: ^C on the test reaches it only through Stop.
