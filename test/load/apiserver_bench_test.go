@@ -110,6 +110,7 @@ func BenchmarkAPIServerPodCreate(b *testing.B) {
 	b.ReportMetric(labelled.Seconds()/n, "labelled-s")
 	b.ReportMetric(labelled.Seconds()/plain.Seconds(), "ratio")
 	b.ReportMetric(noopTime.Seconds()/plain.Seconds(), "noop-ratio")
+	b.ReportMetric(labelled.Seconds()/noopTime.Seconds(), "over-noop-ratio")
 	h := webhookHistogram(b, cp.Client)
 	b.ReportMetric(h.GetSampleSum()/float64(h.GetSampleCount())*1000, "webhook-mean-ms")
 	b.ReportMetric(histogramQuantile(h, 0.5)*1000, "webhook-p50-ms")
