@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -75,6 +76,7 @@ func demo(ctx context.Context, state string, out io.Writer) (err error) {
 		return err
 	}
 	defer func() { err = errors.Join(err, s.Close(context.WithoutCancel(ctx))) }()
+	say("the worker's pod template, as its team writes it:")
 	fmt.Fprintf(out, "%s\n", yamlOf(s.Worker.Deployment().Spec.Template))
 
 	pods, err := env.Pods(ctx, "demo")
@@ -153,5 +155,5 @@ func get(ctx context.Context, url string) string {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	return fmt.Sprintf("%d %s", resp.StatusCode, body)
+	return fmt.Sprintf("%d %s", resp.StatusCode, strings.TrimSpace(string(body)))
 }
