@@ -68,6 +68,15 @@ deps: $(BIN)/helm
 $(BIN)/helm:
 	GOBIN=$(BIN) go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 
+# cert-manager's CRDs for the chart's cert-manager mode (test/chart), from the
+# deploy/crds of its Go module (its commands are not fetchable, its CRDs are).
+CERT_MANAGER_VERSION := v1.21.2
+
+deps: $(BIN)/certmanager/crds
+
+$(BIN)/certmanager/crds:
+	hack/certmanager-crds.sh $(CERT_MANAGER_VERSION) $@
+
 .PHONY: chart-lint
 chart-lint: $(BIN)/helm ## Lint the Helm chart (helm lint --strict).
 	$(BIN)/helm lint --strict charts/sidekiq-probe --kube-version $(K8S_VERSION)
