@@ -28,7 +28,7 @@ func TestServe_BehindRealAPIServer(t *testing.T) {
 	cfg.ManageCerts = true
 	cfg.CertSecret, cfg.WebhookConfig, cfg.ServiceName = "sidekiq-probe-webhook-certs", "sidekiq-probe", "sidekiq-probe-webhook"
 	cfg.Port = testkit.FreePort(t)
-	installLikeTheChart(t, cp.Client, cfg)
+	installLikeTheChart(t, cp.Client, cfg, nil)
 
 	r := launch(t, cfg, Deps{KubeConfig: cp.Config}, nil, "")
 	waitFor(t, "serve is ready", func() bool { return status(t, r.healthURL+"/readyz") == 200 })
@@ -94,9 +94,10 @@ func hasSidecar(pod *corev1.Pod) bool {
 }
 
 // installLikeTheChart creates what the Helm chart would: the namespaces, the
-// empty certificate Secret, the Service and the webhook configuration
-// without caBundle.
-func installLikeTheChart(t *testing.T, client kubernetes.Interface, cfg Config) {
+// empty certificate Secret when the webhook manages its certificates, the
+// Service and the webhook configuration with caBundle (nil until serve or
+// cert-manager's CA injector fills it).
+func installLikeTheChart(t *testing.T, client kubernetes.Interface, cfg Config, caBundle []byte) {
 	t.Helper()
 	ctx := context.Background()
 	for name, labels := range map[string]map[string]string{
@@ -107,10 +108,12 @@ func installLikeTheChart(t *testing.T, client kubernetes.Interface, cfg Config) 
 			&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}, metav1.CreateOptions{})
 		testkit.Must(t, err)
 	}
-	_, err := client.CoreV1().Secrets(cfg.Namespace).Create(ctx,
-		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: cfg.CertSecret}}, metav1.CreateOptions{})
-	testkit.Must(t, err)
-	_, err = client.CoreV1().Services(cfg.Namespace).Create(ctx, &corev1.Service{
+	if cfg.ManageCerts {
+		_, err := client.CoreV1().Secrets(cfg.Namespace).Create(ctx,
+			&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: cfg.CertSecret}}, metav1.CreateOptions{})
+		testkit.Must(t, err)
+	}
+	_, err := client.CoreV1().Services(cfg.Namespace).Create(ctx, &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: cfg.ServiceName},
 		Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: "localhost"},
 	}, metav1.CreateOptions{})
@@ -125,7 +128,7 @@ func installLikeTheChart(t *testing.T, client kubernetes.Interface, cfg Config) 
 				Name: "pods.sidekiq-probe.io",
 				ClientConfig: admissionregistrationv1.WebhookClientConfig{Service: &admissionregistrationv1.ServiceReference{
 					Namespace: cfg.Namespace, Name: cfg.ServiceName, Path: &path, Port: &port,
-				}},
+				}, CABundle: caBundle},
 				Rules: []admissionregistrationv1.RuleWithOperations{{
 					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
 					Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}},
