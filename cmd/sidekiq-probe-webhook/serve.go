@@ -45,12 +45,13 @@ func serve(args []string, _ io.Reader, _, stderr io.Writer) int {
 
 // serve's live heap is about 4 MiB, next to a binary whose global data the
 // collector also scans, so at Go's default of 100% growth the GC ran every
-// few dozen admissions and took about a third of serve's CPU. At 300% it
-// costs 846 instead of 1,324 us of CPU per admission (test/load,
-// BenchmarkServeTLS) for about 6 MiB more RSS (42 instead of 36 MiB, of
-// which 23 are the binary's own pages; the chart requests 48Mi). GOGC, when
-// set, wins; GOMEMLIMIT works as usual.
-const gcPercent = 300
+// few dozen admissions and took about a third of serve's CPU. At 200% serve
+// spends 865-873 instead of 1,068-1,394 us of CPU per admission
+// (test/load, BenchmarkServeTLS) for about 5 MiB more RSS: 40 MiB, peak 42,
+// of which 23 are the binary's own pages (the chart requests 48Mi). 300%
+// saved another 12% of CPU but peaked at 48-50.5 MiB under load, at the
+// issue's 50 MiB target. GOGC, when set, wins; GOMEMLIMIT works as usual.
+const gcPercent = 200
 
 func setGCDefault(getenv func(string) string) {
 	if getenv("GOGC") == "" {
