@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/discovery/cached/memory"
@@ -25,7 +26,7 @@ import (
 
 // cert-manager's controllers cannot be built here, but its CRDs can be
 // installed (`make deps` copies them from its Go module): the API server
-// then judges the chart's Issuer and Certificate by cert-manager's own
+// then judges the chart's Issuers and Certificates by cert-manager's own
 // schemas. Strict field validation turns a field the schema does not know
 // into an error instead of silently pruning it.
 func TestCertManager_ObjectsAcceptedByItsRealCRDs(t *testing.T) {
@@ -80,21 +81,45 @@ func TestCertManager_ObjectsAcceptedByItsRealCRDs(t *testing.T) {
 		}
 	}
 
-	// cert-manager's CA injector reads the annotation as namespace/name of a
-	// Certificate; it must name the one just stored.
-	mwc := objs[slices.Index(kinds, "MutatingWebhookConfiguration")]
-	from := mwc.GetAnnotations()["cert-manager.io/inject-ca-from"]
-	ns, name, ok := strings.Cut(from, "/")
-	if !ok {
-		t.Fatalf("cert-manager.io/inject-ca-from %q is not namespace/name", from)
-	}
+	// The chain as the API server stored it: the CA Issuer signs with the
+	// Secret the CA Certificate is written to, and the serving Certificate
+	// is issued by that CA Issuer.
 	certificates := dyn.Resource(schema.GroupVersionResource{Group: "cert-manager.io", Version: "v1", Resource: "certificates"})
-	if _, err := certificates.Namespace(ns).Get(ctx, name, metav1.GetOptions{}); err != nil {
-		t.Errorf("cert-manager.io/inject-ca-from names %q, which is no stored Certificate: %v", from, err)
+	issuers := dyn.Resource(schema.GroupVersionResource{Group: "cert-manager.io", Version: "v1", Resource: "issuers"})
+	var stored []runtime.Object
+	for _, api := range []dynamic.ResourceInterface{certificates.Namespace(namespace), issuers.Namespace(namespace)} {
+		list, err := api.List(ctx, metav1.ListOptions{})
+		testkit.Must(t, err)
+		for i := range list.Items {
+			stored = append(stored, &list.Items[i])
+		}
+	}
+	chain := certManagerChain(t, stored)
+	if got, want := nestedString(t, chain.caIssuer, "spec", "ca", "secretName"), nestedString(t, chain.ca, "spec", "secretName"); got != want {
+		t.Errorf("stored CA Issuer signs with Secret %q, want the CA Certificate's secretName %q", got, want)
+	}
+	if got, want := issuerRef(t, chain.ca), "Issuer/"+chain.selfSigned.GetName(); got != want {
+		t.Errorf("stored CA Certificate issued by %s, want %s", got, want)
+	}
+	if got, want := issuerRef(t, chain.serving), "Issuer/"+chain.caIssuer.GetName(); got != want {
+		t.Errorf("stored serving Certificate issued by %s, want %s", got, want)
+	}
+
+	// cert-manager's CA injector reads the annotation as namespace/name of a
+	// Certificate and copies ca.crt of its Secret; it must name the stored
+	// serving Certificate, whose ca.crt is the CA.
+	mwc := objs[slices.Index(kinds, "MutatingWebhookConfiguration")]
+	if got, want := mwc.GetAnnotations()["cert-manager.io/inject-ca-from"], namespace+"/"+chain.serving.GetName(); got != want {
+		t.Errorf("cert-manager.io/inject-ca-from %q, want the stored serving Certificate %q", got, want)
 	}
 
 	// The schemas really judge: a Certificate that breaks them is refused.
-	cert := objs[slices.Index(kinds, "Certificate")]
+	var cert *unstructured.Unstructured
+	for _, obj := range objs {
+		if obj.GetKind() == "Certificate" && obj.GetName() == chain.serving.GetName() {
+			cert = obj
+		}
+	}
 	tests := map[string]struct {
 		change  func(spec map[string]any)
 		wantErr string
@@ -102,6 +127,10 @@ func TestCertManager_ObjectsAcceptedByItsRealCRDs(t *testing.T) {
 		"a field cert-manager does not know is refused": {
 			change:  func(spec map[string]any) { spec["dnsName"] = "typo" },
 			wantErr: `unknown field "spec.dnsName"`,
+		},
+		"an isCA that is no boolean is refused": {
+			change:  func(spec map[string]any) { spec["isCA"] = "yes" },
+			wantErr: "spec.isCA",
 		},
 		"a private key algorithm outside its enum is refused": {
 			change:  func(spec map[string]any) { spec["privateKey"].(map[string]any)["algorithm"] = "DSA" },

@@ -29,6 +29,18 @@ reuses the self-managed Secret (kept across uninstalls). */}}
 {{- printf "%s-webhook-tls" (include "sidekiq-probe.fullname" .) | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
+{{/* cert-manager's CA chain: the selfSigned Issuer that signs the CA, and the
+CA (its Certificate, its Secret and the Issuer that signs the serving
+certificate with it). The base is cut before the suffix is added, so for a
+long release the two Issuers and the two Secrets still get distinct names. */}}
+{{- define "sidekiq-probe.certManagerSelfSignedName" -}}
+{{- printf "%s-webhook-selfsigned" (include "sidekiq-probe.fullname" . | trunc 44 | trimSuffix "-") -}}
+{{- end -}}
+
+{{- define "sidekiq-probe.certManagerCAName" -}}
+{{- printf "%s-webhook-ca" (include "sidekiq-probe.fullname" . | trunc 52 | trimSuffix "-") -}}
+{{- end -}}
+
 {{/* The MutatingWebhookConfiguration (cluster-scoped). */}}
 {{- define "sidekiq-probe.webhookConfigName" -}}
 {{- include "sidekiq-probe.fullname" . -}}
