@@ -98,6 +98,19 @@ func newCluster(opts Options) (*Cluster, string, error) {
 	if opts.StateDir == "" {
 		opts.StateDir = filepath.Join(root, "bin", "cluster")
 	}
+	// The kernel lists mounts by their real path: teardown finds those
+	// under the state folder only by that path, whatever symlink (a
+	// symlinked bin/, say) the caller named it by.
+	parent := filepath.Dir(opts.StateDir)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return nil, "", err
+	}
+	if parent, err = filepath.EvalSymlinks(parent); err != nil {
+		return nil, "", err
+	}
+	if opts.StateDir, err = filepath.Abs(filepath.Join(parent, filepath.Base(opts.StateDir))); err != nil {
+		return nil, "", err
+	}
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
