@@ -38,8 +38,14 @@ type binaries struct {
 }
 
 func binaryPaths(root string) binaries {
-	k8s := filepath.Join(root, "bin", "k8s")
-	node := filepath.Join(root, "bin", "node")
+	// By their real paths: teardown knows our processes by /proc/PID/exe,
+	// which the kernel gives without the symlinks (a symlinked bin/, say).
+	bin := filepath.Join(root, "bin")
+	if real, err := filepath.EvalSymlinks(bin); err == nil {
+		bin = real
+	}
+	k8s := filepath.Join(bin, "k8s")
+	node := filepath.Join(bin, "node")
 	return binaries{
 		etcd:              filepath.Join(k8s, "etcd"),
 		apiserver:         filepath.Join(k8s, "kube-apiserver"),
