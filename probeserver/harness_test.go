@@ -91,19 +91,17 @@ func (p *testPod) sidekiq(o testsidekiq.Options) *testsidekiq.Sidekiq {
 type answer struct {
 	code    int
 	verdict Verdict
-	took    time.Duration
 }
 
 func (p *testPod) get(path string) answer {
 	p.t.Helper()
-	start := time.Now()
 	resp, err := http.Get(p.base + path)
 	if err != nil {
 		p.t.Fatalf("GET %s: %v", path, err)
 	}
 	defer resp.Body.Close()
 	var a answer
-	a.code, a.took = resp.StatusCode, time.Since(start)
+	a.code = resp.StatusCode
 	body, _ := io.ReadAll(resp.Body)
 	if strings.HasSuffix(path, "z") || path == "/prestop" {
 		if err := json.Unmarshal(body, &a.verdict); err != nil {
