@@ -40,7 +40,7 @@ func (e *Env) installChart(ctx context.Context, values []string) error {
 	for _, v := range values {
 		args = append(args, "--set", v)
 	}
-	if out, err := e.Helm(ctx, args...); err != nil {
+	if out, err := e.helm(ctx, args...); err != nil {
 		return fmt.Errorf("helm install: %w\n%s", err, out)
 	}
 	if err := e.pointWebhookAtAPIServer(ctx); err != nil {
@@ -50,10 +50,10 @@ func (e *Env) installChart(ctx context.Context, values []string) error {
 	return e.waitInjecting(ctx)
 }
 
-// Helm runs bin/helm against the node, with its own empty home.
-func (e *Env) Helm(ctx context.Context, args ...string) ([]byte, error) {
-	helm := filepath.Join(e.Root, "bin", "helm")
-	if _, err := os.Stat(helm); err != nil {
+// helm runs bin/helm against the node, with its own empty home.
+func (e *Env) helm(ctx context.Context, args ...string) ([]byte, error) {
+	bin := filepath.Join(e.Root, "bin", "helm")
+	if _, err := os.Stat(bin); err != nil {
 		return nil, fmt.Errorf("helm is missing (%v): run `make deps`", err)
 	}
 	home, err := os.MkdirTemp("", "lifecycle-helm")
@@ -61,7 +61,7 @@ func (e *Env) Helm(ctx context.Context, args ...string) ([]byte, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(home)
-	cmd := exec.CommandContext(ctx, helm, append(args, "--kubeconfig", e.Cluster.Kubeconfig)...)
+	cmd := exec.CommandContext(ctx, bin, append(args, "--kubeconfig", e.Cluster.Kubeconfig)...)
 	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+home, "HELM_CONFIG_HOME="+home, "HELM_DATA_HOME="+home)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

@@ -49,7 +49,7 @@ func (r *Redis) start(ctx context.Context) error {
 	// which exists only on this machine.
 	r.cmd = exec.Command("redis-server", "--bind", cluster.NodeIP, "--port", port, "--protected-mode", "no",
 		"--dir", r.dir, "--appendonly", "yes", "--appendfsync", "always", "--save", "",
-		"--pidfile", RedisPIDFile(r.dir), "--loglevel", "warning", "--logfile", filepath.Join(r.dir, "redis.log"))
+		"--pidfile", redisPIDFile(r.dir), "--loglevel", "warning", "--logfile", filepath.Join(r.dir, "redis.log"))
 	// Its own process group: ^C on the test reaches it only through Stop.
 	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := r.cmd.Start(); err != nil {
@@ -103,13 +103,13 @@ func (r *Redis) Client(db int) *redis.Client {
 		DialTimeout: time.Second, ReadTimeout: 2 * time.Second, MaxRetries: -1})
 }
 
-// RedisPIDFile is where the server in dir writes its PID, for a teardown
+// redisPIDFile is where the server in dir writes its PID, for a teardown
 // from another process (make demo-down).
-func RedisPIDFile(dir string) string { return filepath.Join(dir, "redis.pid") }
+func redisPIDFile(dir string) string { return filepath.Join(dir, "redis.pid") }
 
 // StopRedisIn kills the redis-server whose PID file is in dir, if any.
 func StopRedisIn(dir string) error {
-	b, err := os.ReadFile(RedisPIDFile(dir))
+	b, err := os.ReadFile(redisPIDFile(dir))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	} else if err != nil {
@@ -117,10 +117,10 @@ func StopRedisIn(dir string) error {
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	if err != nil {
-		return fmt.Errorf("%s: %w", RedisPIDFile(dir), err)
+		return fmt.Errorf("%s: %w", redisPIDFile(dir), err)
 	}
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return err
 	}
-	return os.Remove(RedisPIDFile(dir))
+	return os.Remove(redisPIDFile(dir))
 }

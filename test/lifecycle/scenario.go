@@ -98,7 +98,7 @@ func (s *Scenario) Rollout(ctx context.Context, opts RolloutOptions) (Summary, e
 	}
 	stop()
 	ids, streamErr := stream.Enqueued()
-	if err := s.Env.WaitPodsGone(ctx, s.Worker.Namespace, workerReplicas); err != nil {
+	if err := s.Env.WaitOldPodsGone(ctx, s.Worker.Namespace); err != nil {
 		return Summary{}, err
 	}
 	jobs, err := WaitJobs(ctx, s.Redis, ids, 2*time.Minute)

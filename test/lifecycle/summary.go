@@ -21,15 +21,13 @@ func (s Summary) String() string {
 		s.Scenario, s.Enqueued, s.Completed, s.Lost, s.Duplicated, s.CutOff, s.Seen, s.Uninjected,
 		s.Restarts, s.LivenessKills, s.SIGKILLs)
 	if len(s.Stops) > 0 {
-		line += fmt.Sprintf("; stop seconds max %.1f, mean %.1f over %d pods", seconds(slices.Max(s.Stops)), seconds(mean(s.Stops)), len(s.Stops))
+		line += fmt.Sprintf("; stop seconds max %.1f, mean %.1f over %d pods", slices.Max(s.Stops).Seconds(), mean(s.Stops).Seconds(), len(s.Stops))
 	}
 	if s.QuietBySignal+s.QuietByRedis > 0 {
 		line += fmt.Sprintf("; quieted by signal %d, through redis %d", s.QuietBySignal, s.QuietByRedis)
 	}
 	return line
 }
-
-func seconds(d time.Duration) float64 { return d.Seconds() }
 
 func mean(ds []time.Duration) time.Duration {
 	var sum time.Duration

@@ -118,9 +118,10 @@ func (e *Env) WaitRolledOut(ctx context.Context, ns string) error {
 	})
 }
 
-// WaitPodsGone waits until no pod of the worker is left, terminating ones
-// included: their drains are part of what a scenario measures.
-func (e *Env) WaitPodsGone(ctx context.Context, ns string, keep int) error {
+// WaitOldPodsGone waits until only the worker's current replicas are left
+// and none is terminating: the old pods' drains are part of what a scenario
+// measures.
+func (e *Env) WaitOldPodsGone(ctx context.Context, ns string) error {
 	return cluster.Poll(ctx, 3*time.Minute, func() error {
 		pods, err := e.Pods(ctx, ns)
 		if err != nil {
@@ -132,7 +133,7 @@ func (e *Env) WaitPodsGone(ctx context.Context, ns string, keep int) error {
 				terminating++
 			}
 		}
-		if terminating > 0 || len(pods) > keep {
+		if terminating > 0 || len(pods) > workerReplicas {
 			return fmt.Errorf("%d worker pods, %d terminating", len(pods), terminating)
 		}
 		return nil
