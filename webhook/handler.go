@@ -10,7 +10,6 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
-	kjson "sigs.k8s.io/json"
 )
 
 // Result is what the handler answered.
@@ -143,7 +142,7 @@ func decodePod(raw []byte) (*corev1.Pod, error) {
 		return nil, fmt.Errorf("request.object is not a JSON object (it starts with %q): want a v1 Pod in JSON", body[0])
 	}
 	var pod corev1.Pod
-	if err := kjson.UnmarshalCaseSensitivePreserveInts(body, &pod); err != nil {
+	if err := decodeJSON(body, &pod); err != nil {
 		return nil, fmt.Errorf("request.object is not a v1 Pod in JSON: %w", err)
 	}
 	// A missing kind or apiVersion is the request's (kind v1/Pod).

@@ -75,7 +75,7 @@ func TestHandler_HTTP(t *testing.T) {
 				defer mu.Unlock()
 				decisions = append(decisions, d)
 			}
-			server := httptest.NewServer(&admission.Webhook{Handler: h})
+			server := httptest.NewServer(h)
 			t.Cleanup(server.Close)
 
 			raw := readJSON(t, "testdata/"+tc.pod+".in.yaml")

@@ -23,7 +23,6 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"sidekiq-probe.io/sidekiq-probe/certs"
 	"sidekiq-probe.io/sidekiq-probe/webhook"
@@ -159,7 +158,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 			c.GetCertificate = watcher.GetCertificate
 		}},
 	})
-	server.Register(Path, obs.timed(&admission.Webhook{Handler: handler}))
+	server.Register(Path, obs.timed(handler))
 	started := server.StartedChecker()
 	health.started.Store(&started)
 	g.Go(func() error { return server.Start(gctx) })
