@@ -61,7 +61,7 @@ func BenchmarkAPIServerPodCreate(b *testing.B) {
 	cp := controlplane.Start(b)
 	certDir := b.TempDir()
 	testcert.Write(b, certDir, "localhost")
-	url, _ := startServe(b, certDir)
+	url := startServe(b, certDir, "").url
 	ctx := context.Background()
 	// The baseline webhook: decode, allow, no patch; what any webhook costs
 	// the API server. Registered first: once ours is called, it is too.

@@ -6,6 +6,7 @@ package load
 import (
 	"bytes"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,10 +14,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -27,59 +28,76 @@ import (
 )
 
 // BenchmarkServeTLS sends the 6 KB Rails worker review of the webhook
-// benchmarks, annotated, to serve over HTTPS from 16 goroutines on a few
-// keep-alive connections, as the API server does. Bound it by count
-// (-benchtime=20000x) or time (-benchtime=10s). The load generator shares
-// the machine's cores with the server.
+// benchmarks, annotated, to serve over HTTPS on one HTTP/2 connection, as
+// the API server does. Bound it by count (-benchtime=20000x). It measures
+// three ways, because the load generator has no cores of its own:
+//
+//   - shared-cores: 16 requests in flight, the server and the generator on
+//     the same 2 cores. The admissions/s of both sharing them.
+//   - server-one-core: the same closed loop, with the server pinned to
+//     one core and the generator to the other. The server is saturated, so
+//     this is what one core of serve admits per second.
+//   - paced: the server on one core, the generator on the other sending at
+//     a fixed rate (pacedRate) whatever the answers' pace, as pods arrive at
+//     an API server; latency counts from when each request was due.
 func BenchmarkServeTLS(b *testing.B) {
-	root := testkit.RepoRoot(b)
-	indented, err := os.ReadFile(filepath.Join(root, "webhook/testdata/bench/rails-worker.review.json"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	var compact bytes.Buffer // as the API server sends it: 6.5 KB, not 8.3
-	if err := json.Compact(&compact, indented); err != nil {
-		b.Fatal(err)
-	}
-	review := compact.Bytes()
 	certDir := b.TempDir()
 	pool := testcert.Write(b, certDir, "localhost")
-	url, pid := startServe(b, certDir)
-	client := &http.Client{
-		Timeout: 10 * time.Second,
-		Transport: &http.Transport{
-			TLSClientConfig:     &tls.Config{RootCAs: pool, ServerName: "localhost", MinVersion: tls.VersionTLS12},
-			ForceAttemptHTTP2:   true,
-			MaxIdleConnsPerHost: 16,
-		},
+	shared := startServe(b, certDir, "")
+	var pinned serveProcess
+	if runtime.NumCPU() >= 2 {
+		pinned = startServe(b, certDir, serverCPU)
 	}
 
-	var (
-		mu        sync.Mutex
-		latencies []time.Duration
-		errs      atomic.Int64
-		firstErr  atomic.Value
-	)
-	b.SetParallelism(8) // 16 goroutines on 2 cores
-	serverCPU, clientCPU := processCPU(b, pid), ownCPU(b)
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		var mine []time.Duration
-		for pb.Next() {
-			start := time.Now()
-			if err := admit(client, url, review); err != nil {
-				errs.Add(1)
-				firstErr.CompareAndSwap(nil, err.Error())
-				continue
-			}
-			mine = append(mine, time.Since(start))
-		}
-		mu.Lock()
-		latencies = append(latencies, mine...)
-		mu.Unlock()
+	b.Run("shared-cores", func(b *testing.B) {
+		measure(b, shared, newClient(pool), func(send func() error) []time.Duration {
+			return closedLoop(b, 16, send)
+		})
 	})
+	b.Run("server-one-core", func(b *testing.B) {
+		if pinned.pid == 0 {
+			b.Skip("needs 2 CPUs: one for the server, one for the load generator")
+		}
+		defer pinSelf(b, generatorCPU)()
+		measure(b, pinned, newClient(pool), func(send func() error) []time.Duration {
+			return closedLoop(b, 16, send)
+		})
+	})
+	b.Run(fmt.Sprintf("paced-%d-per-s-one-core", pacedRate), func(b *testing.B) {
+		if pinned.pid == 0 {
+			b.Skip("needs 2 CPUs: one for the server, one for the load generator")
+		}
+		defer pinSelf(b, generatorCPU)()
+		measure(b, pinned, newClient(pool), func(send func() error) []time.Duration {
+			return openLoop(b, pacedRate, send)
+		})
+	})
+}
+
+// measure runs the load against the server and reports throughput,
+// latency, errors, each side's CPU per admission and the server's memory.
+func measure(b *testing.B, srv serveProcess, client *http.Client, load func(send func() error) []time.Duration) {
+	review := compactReview(b)
+	var (
+		errs     atomic.Int64
+		firstErr atomic.Value
+	)
+	send := func() error {
+		err := admit(client, srv.url, review)
+		if err != nil {
+			errs.Add(1)
+			firstErr.CompareAndSwap(nil, err.Error())
+		}
+		return err
+	}
+	if err := send(); err != nil { // the connection, and a check of the answer
+		b.Fatal(err)
+	}
+	serverCPU, clientCPU := processCPU(b, srv.pid), ownCPU(b)
+	b.ResetTimer()
+	latencies := load(send)
 	b.StopTimer()
-	serverCPU, clientCPU = processCPU(b, pid)-serverCPU, ownCPU(b)-clientCPU
+	serverCPU, clientCPU = processCPU(b, srv.pid)-serverCPU, ownCPU(b)-clientCPU
 
 	if e := errs.Load(); e > 0 {
 		b.Errorf("%d of %d admissions failed, the first: %v", e, b.N, firstErr.Load())
@@ -89,14 +107,39 @@ func BenchmarkServeTLS(b *testing.B) {
 	b.ReportMetric(quantile(latencies, 0.50).Seconds()*1000, "p50-ms")
 	b.ReportMetric(quantile(latencies, 0.99).Seconds()*1000, "p99-ms")
 	b.ReportMetric(float64(errs.Load()), "errors")
-	// What each side spent per admission on the shared cores: the server's
-	// share is what an API server on other nodes would see.
+	// What each side spent per admission: the server's share is what an
+	// API server on other nodes would see.
 	b.ReportMetric(float64(serverCPU.Microseconds())/float64(b.N), "server-cpu-us/admission")
 	b.ReportMetric(float64(clientCPU.Microseconds())/float64(b.N), "client-cpu-us/admission")
-	b.ReportMetric(float64(testkit.StatusKiB(b, pid, "VmRSS"))/1024, "RSS-MiB")
-	b.ReportMetric(float64(testkit.StatusKiB(b, pid, "VmHWM"))/1024, "peak-RSS-MiB")
+	b.ReportMetric(float64(testkit.StatusKiB(b, srv.pid, "VmRSS"))/1024, "RSS-MiB")
+	b.ReportMetric(float64(testkit.StatusKiB(b, srv.pid, "VmHWM"))/1024, "peak-RSS-MiB")
 	// The rest of RSS is the binary's own pages (RssFile), about 23 MiB.
-	b.ReportMetric(float64(testkit.StatusKiB(b, pid, "RssAnon"))/1024, "anon-RSS-MiB")
+	b.ReportMetric(float64(testkit.StatusKiB(b, srv.pid, "RssAnon"))/1024, "anon-RSS-MiB")
+}
+
+// compactReview is the review as the API server sends it: 6.5 KB, not the
+// 8.3 KB of the indented file.
+func compactReview(b *testing.B) []byte {
+	indented, err := os.ReadFile(filepath.Join(testkit.RepoRoot(b), "webhook/testdata/bench/rails-worker.review.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, indented); err != nil {
+		b.Fatal(err)
+	}
+	return compact.Bytes()
+}
+
+func newClient(pool *x509.CertPool) *http.Client {
+	return &http.Client{
+		Timeout: 10 * time.Second,
+		Transport: &http.Transport{
+			TLSClientConfig:     &tls.Config{RootCAs: pool, ServerName: "localhost", MinVersion: tls.VersionTLS12},
+			ForceAttemptHTTP2:   true,
+			MaxIdleConnsPerHost: 16,
+		},
+	}
 }
 
 // admit posts one review and checks that it came back allowed and patched.
@@ -127,15 +170,26 @@ func admit(client *http.Client, url string, review []byte) error {
 	return nil
 }
 
+// serveProcess is a running serve: where to post, and its PID.
+type serveProcess struct {
+	url string
+	pid int
+}
+
 // startServe builds and runs `sidekiq-probe-webhook serve` as `make build`
-// builds it, on loopback ports, and waits until it is ready.
-func startServe(b *testing.B, certDir string) (url string, pid int) {
+// builds it, on loopback ports, and waits until it is ready. With cpu set,
+// it runs on that CPU only (taskset), and Go sizes GOMAXPROCS to it.
+func startServe(b *testing.B, certDir, cpu string) serveProcess {
 	bin := filepath.Join(b.TempDir(), "sidekiq-probe-webhook")
 	testkit.Must(b, testkit.GoBuild(bin, "./cmd/sidekiq-probe-webhook", "-ldflags=-s -w"))
 	port, health, metrics := testkit.FreePort(b), testkit.FreePort(b), testkit.FreePort(b)
-	cmd := exec.Command(bin, "serve", "--port="+strconv.Itoa(port), "--cert-dir="+certDir,
-		"--health-addr=127.0.0.1:"+strconv.Itoa(health), "--metrics-addr=127.0.0.1:"+strconv.Itoa(metrics),
-		"--sidecar-image=sidekiq-probe:bench", "--namespace=sidekiq-probe", "--log-level=error")
+	args := []string{bin, "serve", "--port=" + strconv.Itoa(port), "--cert-dir=" + certDir,
+		"--health-addr=127.0.0.1:" + strconv.Itoa(health), "--metrics-addr=127.0.0.1:" + strconv.Itoa(metrics),
+		"--sidecar-image=sidekiq-probe:bench", "--namespace=sidekiq-probe", "--log-level=error"}
+	if cpu != "" {
+		args = append([]string{"taskset", "--cpu-list", cpu}, args...)
+	}
+	cmd := exec.Command(args[0], args[1:]...)
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
@@ -157,7 +211,8 @@ func startServe(b *testing.B, certDir string) (url string, pid int) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return "https://127.0.0.1:" + strconv.Itoa(port) + "/mutate-v1-pod", cmd.Process.Pid
+	// taskset execs serve: the PID is serve's own.
+	return serveProcess{url: "https://127.0.0.1:" + strconv.Itoa(port) + "/mutate-v1-pod", pid: cmd.Process.Pid}
 }
 
 // processCPU is the CPU time process pid has used: utime + stime from
