@@ -93,11 +93,12 @@ func measure(b *testing.B, srv serveProcess, client *http.Client, load func(send
 	if err := send(); err != nil { // the connection, and a check of the answer
 		b.Fatal(err)
 	}
-	serverCPU, clientCPU := processCPU(b, srv.pid), ownCPU(b)
+	serverCPU, clientCPU, syscalls := processCPU(b, srv.pid), ownCPU(b), processSyscalls(b, srv.pid)
 	b.ResetTimer()
 	latencies := load(send)
 	b.StopTimer()
 	serverCPU, clientCPU = processCPU(b, srv.pid)-serverCPU, ownCPU(b)-clientCPU
+	syscalls = processSyscalls(b, srv.pid) - syscalls
 
 	if e := errs.Load(); e > 0 {
 		b.Errorf("%d of %d admissions failed, the first: %v", e, b.N, firstErr.Load())
@@ -111,6 +112,9 @@ func measure(b *testing.B, srv serveProcess, client *http.Client, load func(send
 	// API server on other nodes would see.
 	b.ReportMetric(float64(serverCPU.Microseconds())/float64(b.N), "server-cpu-us/admission")
 	b.ReportMetric(float64(clientCPU.Microseconds())/float64(b.N), "client-cpu-us/admission")
+	// Reads and writes: on this VM each costs several microseconds, and
+	// each answer not batched with others costs its own.
+	b.ReportMetric(float64(syscalls)/float64(b.N), "server-io-syscalls/admission")
 	b.ReportMetric(float64(testkit.StatusKiB(b, srv.pid, "VmRSS"))/1024, "RSS-MiB")
 	b.ReportMetric(float64(testkit.StatusKiB(b, srv.pid, "VmHWM"))/1024, "peak-RSS-MiB")
 	// The rest of RSS is the binary's own pages (RssFile), about 23 MiB.
@@ -234,6 +238,27 @@ func processCPU(b *testing.B, pid int) time.Duration {
 		ticks += n
 	}
 	return time.Duration(ticks) * 10 * time.Millisecond
+}
+
+// processSyscalls is how many read and write system calls process pid
+// has made (syscr + syscw of /proc/PID/io).
+func processSyscalls(b *testing.B, pid int) int64 {
+	io, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/io")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var n int64
+	for _, line := range strings.Split(string(io), "\n") {
+		name, value, _ := strings.Cut(line, ": ")
+		if name == "syscr" || name == "syscw" {
+			v, err := strconv.ParseInt(value, 10, 64)
+			if err != nil {
+				b.Fatalf("/proc/%d/io: %q: %v", pid, line, err)
+			}
+			n += v
+		}
+	}
+	return n
 }
 
 // ownCPU is the CPU time of this process: the load generator.
