@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -15,6 +14,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
 )
 
 // benchReview is a real AdmissionReview of a ~6 KB Rails worker pod, as a
@@ -22,12 +23,12 @@ import (
 // account volume and tolerations added, managedFields present).
 const benchReview = "testdata/bench/rails-worker.review.json"
 
-// BenchmarkAdmission measures whole admissions through controller-runtime's
-// admission.Webhook ServeHTTP, as `serve` runs them, against a baseline in
-// the same run: a handler that only decodes the pod and answers allowed.
+// BenchmarkAdmission measures whole admissions over ServeHTTP, review in,
+// review out, as `serve` runs them, against a baseline in the same run: a
+// controller-runtime handler that only decodes the pod and answers allowed.
 // The target is annotated <= 2x noop, and unannotated close to noop.
 func BenchmarkAdmission(b *testing.B) {
-	annotated := readBenchReview(b)
+	annotated := testkit.CompactBenchReview(b)
 	unannotated := withoutInjectAnnotation(b, annotated)
 
 	h, err := NewHandler(Options{SidecarImage: "sidekiq-probe:1", NativeSidecar: true, DefaultMaxJobSeconds: 60}, "sidekiq-probe")
@@ -66,20 +67,6 @@ func BenchmarkAdmission(b *testing.B) {
 			b.ReportMetric(float64(cpuTime(b)-cpu)/float64(b.N), "cpu-ns/op")
 		})
 	}
-}
-
-// readBenchReview returns the benchmark review compacted, as the API server
-// sends it: the file is indented for reading, and 8.3 KB instead of 6.5.
-func readBenchReview(b *testing.B) []byte {
-	indented, err := os.ReadFile(benchReview)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var review bytes.Buffer
-	if err := json.Compact(&review, indented); err != nil {
-		b.Fatal(err)
-	}
-	return review.Bytes()
 }
 
 // warmUp is how many admissions of each case run before any is measured.
@@ -154,7 +141,7 @@ func BenchmarkDiff(b *testing.B) {
 	var r struct {
 		Request struct{ Object json.RawMessage }
 	}
-	if err := json.Unmarshal(readBenchReview(b), &r); err != nil {
+	if err := json.Unmarshal(testkit.CompactBenchReview(b), &r); err != nil {
 		b.Fatal(err)
 	}
 	var pod corev1.Pod

@@ -277,7 +277,7 @@ func injected(pod *corev1.Pod) bool {
 // a bare API server: without the service account, its token volume and the
 // priority class, which nothing here creates.
 func benchPod(b *testing.B, root string) *corev1.Pod {
-	raw, err := os.ReadFile(filepath.Join(root, "webhook/testdata/bench/rails-worker.review.json"))
+	raw, err := os.ReadFile(filepath.Join(root, testkit.BenchReview))
 	if err != nil {
 		b.Fatal(err)
 	}

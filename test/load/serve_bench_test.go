@@ -77,7 +77,7 @@ func BenchmarkServeTLS(b *testing.B) {
 // measure runs the load against the server and reports throughput,
 // latency, errors, each side's CPU per admission and the server's memory.
 func measure(b *testing.B, srv serveProcess, client *http.Client, load func(send func() error) []time.Duration) {
-	review := compactReview(b)
+	review := testkit.CompactBenchReview(b)
 	var (
 		errs     atomic.Int64
 		firstErr atomic.Value
@@ -119,20 +119,6 @@ func measure(b *testing.B, srv serveProcess, client *http.Client, load func(send
 	b.ReportMetric(float64(testkit.StatusKiB(b, srv.pid, "VmHWM"))/1024, "peak-RSS-MiB")
 	// The rest of RSS is the binary's own pages (RssFile), about 23 MiB.
 	b.ReportMetric(float64(testkit.StatusKiB(b, srv.pid, "RssAnon"))/1024, "anon-RSS-MiB")
-}
-
-// compactReview is the review as the API server sends it: 6.5 KB, not the
-// 8.3 KB of the indented file.
-func compactReview(b *testing.B) []byte {
-	indented, err := os.ReadFile(filepath.Join(testkit.RepoRoot(b), "webhook/testdata/bench/rails-worker.review.json"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, indented); err != nil {
-		b.Fatal(err)
-	}
-	return compact.Bytes()
 }
 
 func newClient(pool *x509.CertPool) *http.Client {
