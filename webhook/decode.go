@@ -13,7 +13,7 @@ import (
 // then), which validates while it decodes. encoding/json, and
 // sigs.k8s.io/json forked from it, check the whole document first and then
 // decode it: on the benchmark pod v2 took half the time and half the
-// allocations. TestDecodeJSONMatchesAPIServer holds the two equal.
+// allocations. FuzzDecodeJSON holds it to the API server's decoder.
 func decodeJSON(b []byte, v any) error {
 	return jsonv2.Unmarshal(b, v, decodeOptions)
 }

@@ -18,9 +18,10 @@
 //   - annotations.go: every annotation key and the values it accepts.
 //   - Options: the webhook-wide flags (sidecar image, native sidecar,
 //     default max job seconds), checked by Options.Validate.
-//   - Handler: the admission.Handler for pod creation. It reports every
-//     request as a Decision to its Observe func, which is where the server
-//     hangs logs and metrics.
+//   - Handler: the admission.Handler for pod creation, and the
+//     http.Handler that serves it (review.go: each review read once, with
+//     encoding/json/v2, decode.go). It reports every request as a Decision
+//     to its Observe func, which is where the server hangs logs and metrics.
 //   - MutateObject: Mutate for a whole JSON object of any kind (Pod,
 //     Deployment, CronJob, ...), keeping every field it does not change;
 //     used by the inject command.
