@@ -115,3 +115,23 @@ func postRaw(t *testing.T, h http.Handler, contentType, body string) admissionv1
 	}
 	return review
 }
+
+// FuzzServeHTTP: whatever the body, the handler answers with a review
+// holding a response, and never panics.
+func FuzzServeHTTP(f *testing.F) {
+	pod := string(readJSON(f, "testdata/pod-plain.in.yaml"))
+	f.Add(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"version":"v1","kind":"Pod"},"operation":"CREATE","namespace":"shop","object":` + pod + `}}`)
+	f.Add(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"object":[]}}`)
+	f.Add(`{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview"}`)
+	f.Add(`null`)
+	h, err := NewHandler(testOptions("pod-plain"), "sidekiq-probe-system")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		review := postRaw(t, h, "application/json", body)
+		if review.Response == nil {
+			t.Fatalf("no response to %q", body)
+		}
+	})
+}
