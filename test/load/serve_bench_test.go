@@ -40,38 +40,42 @@ import (
 //   - paced: the server on one core, the generator on the other sending at
 //     a fixed rate (pacedRate) whatever the answers' pace, as pods arrive at
 //     an API server; latency counts from when each request was due.
+//
+// The last two run again against the baseline, test/load/noopwebhook: the
+// cheapest controller-runtime webhook on the same server stack.
 func BenchmarkServeTLS(b *testing.B) {
 	certDir := b.TempDir()
 	pool := testcert.Write(b, certDir, "localhost")
 	shared := startServe(b, certDir, "")
-	var pinned serveProcess
-	if runtime.NumCPU() >= 2 {
-		pinned = startServe(b, certDir, serverCPU)
-	}
-
 	b.Run("shared-cores", func(b *testing.B) {
 		measure(b, shared, newClient(pool), func(send func() error) []time.Duration {
 			return closedLoop(b, 16, send)
 		})
 	})
-	b.Run("server-one-core", func(b *testing.B) {
-		if pinned.pid == 0 {
-			b.Skip("needs 2 CPUs: one for the server, one for the load generator")
-		}
-		defer pinSelf(b, generatorCPU)()
-		measure(b, pinned, newClient(pool), func(send func() error) []time.Duration {
-			return closedLoop(b, 16, send)
+	if runtime.NumCPU() < 2 {
+		b.Log("the one-core runs need 2 CPUs: one for the server, one for the load generator")
+		return
+	}
+	for _, srv := range []struct {
+		name   string
+		server serveProcess
+	}{
+		{"", startServe(b, certDir, serverCPU)},
+		{"noop-", startNoop(b, certDir, serverCPU)},
+	} {
+		b.Run(srv.name+"server-one-core", func(b *testing.B) {
+			defer pinSelf(b, generatorCPU)()
+			measure(b, srv.server, newClient(pool), func(send func() error) []time.Duration {
+				return closedLoop(b, 16, send)
+			})
 		})
-	})
-	b.Run(fmt.Sprintf("paced-%d-per-s-one-core", pacedRate), func(b *testing.B) {
-		if pinned.pid == 0 {
-			b.Skip("needs 2 CPUs: one for the server, one for the load generator")
-		}
-		defer pinSelf(b, generatorCPU)()
-		measure(b, pinned, newClient(pool), func(send func() error) []time.Duration {
-			return openLoop(b, pacedRate, send)
+		b.Run(fmt.Sprintf("%spaced-%d-per-s-one-core", srv.name, pacedRate), func(b *testing.B) {
+			defer pinSelf(b, generatorCPU)()
+			measure(b, srv.server, newClient(pool), func(send func() error) []time.Duration {
+				return openLoop(b, pacedRate, send)
+			})
 		})
-	})
+	}
 }
 
 // measure runs the load against the server and reports throughput,
@@ -83,7 +87,7 @@ func measure(b *testing.B, srv serveProcess, client *http.Client, load func(send
 		firstErr atomic.Value
 	)
 	send := func() error {
-		err := admit(client, srv.url, review)
+		err := admit(client, srv.url, review, srv.patches)
 		if err != nil {
 			errs.Add(1)
 			firstErr.CompareAndSwap(nil, err.Error())
@@ -132,8 +136,9 @@ func newClient(pool *x509.CertPool) *http.Client {
 	}
 }
 
-// admit posts one review and checks that it came back allowed and patched.
-func admit(client *http.Client, url string, review []byte) error {
+// admit posts one review and checks that it came back allowed, and
+// patched or not as wantPatch says.
+func admit(client *http.Client, url string, review []byte, wantPatch bool) error {
 	resp, err := client.Post(url, "application/json", bytes.NewReader(review))
 	if err != nil {
 		return err
@@ -154,32 +159,52 @@ func admit(client *http.Client, url string, review []byte) error {
 	if err := json.Unmarshal(body, &out); err != nil || resp.StatusCode != http.StatusOK || out.Response == nil {
 		return fmt.Errorf("status %d, body %.200s", resp.StatusCode, body)
 	}
-	if !out.Response.Allowed || len(out.Response.Patch) == 0 {
-		return fmt.Errorf("not patched: %.200s", body)
+	if !out.Response.Allowed || (len(out.Response.Patch) > 0) != wantPatch {
+		return fmt.Errorf("want allowed, patched %v: %.200s", wantPatch, body)
 	}
 	return nil
 }
 
-// serveProcess is a running serve: where to post, and its PID.
+// serveProcess is a running server: where to post, its PID, and whether
+// it patches the pod (serve) or not (the no-op baseline).
 type serveProcess struct {
-	url string
-	pid int
+	url     string
+	pid     int
+	patches bool
 }
 
 // startServe builds and runs `sidekiq-probe-webhook serve` as `make build`
 // builds it, on loopback ports, and waits until it is ready. With cpu set,
 // it runs on that CPU only (taskset), and Go sizes GOMAXPROCS to it.
 func startServe(b *testing.B, certDir, cpu string) serveProcess {
-	bin := filepath.Join(b.TempDir(), "sidekiq-probe-webhook")
-	testkit.Must(b, testkit.GoBuild(bin, "./cmd/sidekiq-probe-webhook", "-ldflags=-s -w"))
+	srv := startServer(b, "./cmd/sidekiq-probe-webhook", cpu, func(port, health, metrics string) []string {
+		return []string{"serve", "--port=" + port, "--cert-dir=" + certDir,
+			"--health-addr=127.0.0.1:" + health, "--metrics-addr=127.0.0.1:" + metrics,
+			"--sidecar-image=sidekiq-probe:bench", "--namespace=sidekiq-probe", "--log-level=error"}
+	})
+	srv.patches = true
+	return srv
+}
+
+// startNoop runs the baseline, test/load/noopwebhook, as startServe runs
+// serve.
+func startNoop(b *testing.B, certDir, cpu string) serveProcess {
+	return startServer(b, "./test/load/noopwebhook", cpu, func(port, health, _ string) []string {
+		return []string{"--port=" + port, "--cert-dir=" + certDir, "--health-addr=127.0.0.1:" + health}
+	})
+}
+
+// startServer builds pkg, runs it with the arguments args gives for its
+// free loopback ports, and waits until its /readyz answers 200.
+func startServer(b *testing.B, pkg, cpu string, args func(port, health, metrics string) []string) serveProcess {
+	bin := filepath.Join(b.TempDir(), filepath.Base(pkg))
+	testkit.Must(b, testkit.GoBuild(bin, pkg, "-ldflags=-s -w"))
 	port, health, metrics := testkit.FreePort(b), testkit.FreePort(b), testkit.FreePort(b)
-	args := []string{bin, "serve", "--port=" + strconv.Itoa(port), "--cert-dir=" + certDir,
-		"--health-addr=127.0.0.1:" + strconv.Itoa(health), "--metrics-addr=127.0.0.1:" + strconv.Itoa(metrics),
-		"--sidecar-image=sidekiq-probe:bench", "--namespace=sidekiq-probe", "--log-level=error"}
+	argv := append([]string{bin}, args(strconv.Itoa(port), strconv.Itoa(health), strconv.Itoa(metrics))...)
 	if cpu != "" {
-		args = append([]string{"taskset", "--cpu-list", cpu}, args...)
+		argv = append([]string{"taskset", "--cpu-list", cpu}, argv...)
 	}
-	cmd := exec.Command(args[0], args[1:]...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
@@ -197,11 +222,11 @@ func startServe(b *testing.B, certDir, cpu string) serveProcess {
 			}
 		}
 		if time.Now().After(deadline) {
-			b.Fatalf("serve not ready after 20s; log:\n%s", logs.String())
+			b.Fatalf("%s not ready after 20s; log:\n%s", pkg, logs.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	// taskset execs serve: the PID is serve's own.
+	// taskset execs the server: the PID is the server's own.
 	return serveProcess{url: "https://127.0.0.1:" + strconv.Itoa(port) + "/mutate-v1-pod", pid: cmd.Process.Pid}
 }
 

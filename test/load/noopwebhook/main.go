@@ -1,0 +1,68 @@
+// Command noopwebhook is the load benchmarks' baseline server: the cheapest
+// controller-runtime webhook, on the same server stack as `serve`
+// (controller-runtime's webhook.Server, TLS from --cert-dir, HTTP/2). Its
+// handler decodes the pod and allows it. GC runs at 200% growth, as serve
+// sets it, so that the two differ only in what their handlers do.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+)
+
+func main() {
+	port := flag.Int("port", 0, "TLS port of the webhook")
+	certDir := flag.String("cert-dir", "", "folder of tls.crt and tls.key")
+	healthAddr := flag.String("health-addr", "", "address of /readyz (plain HTTP)")
+	flag.Parse()
+	if err := run(*port, *certDir, *healthAddr); err != nil {
+		fmt.Fprintln(os.Stderr, "noopwebhook:", err)
+		os.Exit(1)
+	}
+}
+
+func run(port int, certDir, healthAddr string) error {
+	debug.SetGCPercent(200)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+
+	scheme := runtime.NewScheme()
+	if err := corev1.AddToScheme(scheme); err != nil {
+		return err
+	}
+	decoder := admission.NewDecoder(scheme)
+	server := crwebhook.NewServer(crwebhook.Options{
+		Host: "127.0.0.1", Port: port, CertDir: certDir,
+		TLSOpts: []func(*tls.Config){func(c *tls.Config) { c.MinVersion = tls.VersionTLS12 }},
+	})
+	server.Register("/mutate-v1-pod", &admission.Webhook{Handler: admission.HandlerFunc(
+		func(_ context.Context, req admission.Request) admission.Response {
+			var pod corev1.Pod
+			if err := decoder.Decode(req, &pod); err != nil {
+				return admission.Errored(http.StatusBadRequest, err)
+			}
+			return admission.Allowed("")
+		})})
+
+	started := server.StartedChecker()
+	health := &http.Server{Addr: healthAddr, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := started(r); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		}
+	})}
+	go func() { _ = health.ListenAndServe() }()
+	defer health.Close()
+	return server.Start(ctx)
+}
