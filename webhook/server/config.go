@@ -22,7 +22,10 @@ type Config struct {
 	CertDir     string
 	HealthAddr  string
 	MetricsAddr string
-	LogLevel    slog.Level
+	// Profiling serves Go's /debug/pprof/ next to /metrics. Off by default:
+	// profiles show the process's internals to whoever reaches the port.
+	Profiling bool
+	LogLevel  slog.Level
 	// ShutdownDelay is how long serve keeps admitting pods after SIGTERM,
 	// unready, before it stops: the API server keeps calling a replica until
 	// its endpoints drop it, which takes a few seconds after it turns unready.
@@ -71,6 +74,7 @@ func ParseFlags(args []string, getenv func(string) string, out io.Writer) (Confi
 	fs.StringVar(&c.CertDir, "cert-dir", "/tmp/k8s-webhook-server/serving-certs", "folder with tls.crt and tls.key, reloaded when they change")
 	fs.StringVar(&c.HealthAddr, "health-addr", ":8081", "address of /healthz and /readyz (plain HTTP)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", ":8080", "address of /metrics (plain HTTP)")
+	fs.BoolVar(&c.Profiling, "pprof", false, "also serve Go's /debug/pprof/ on --metrics-addr (profiles show the process's internals: off by default)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&c.ShutdownDelay, "shutdown-delay", DefaultShutdownDelay, "after SIGTERM, how long to keep admitting pods while /readyz fails, before stopping (0 to "+MaxShutdownDelay.String()+"; 0 stops at once)")
 	fs.StringVar(&c.Webhook.SidecarImage, "sidecar-image", "", "image of the injected probe sidecar (required)")

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"path/filepath"
 	"time"
 
@@ -94,7 +95,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	health := &health{now: deps.Now}
 	g.Go(func() error { return serveHTTP(gctx, healthLn, health.handler()) })
 	g.Go(func() error {
-		return serveHTTP(gctx, metricsLn, promhttp.HandlerFor(registry, promhttp.HandlerOpts{Registry: registry}))
+		return serveHTTP(gctx, metricsLn, metricsMux(registry, cfg.Profiling))
 	})
 	g.Go(func() error {
 		select {
@@ -168,6 +169,22 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	err = g.Wait()
 	log.Info("stopped")
 	return err
+}
+
+// metricsMux serves /metrics, and with profiling Go's /debug/pprof/.
+// (Importing net/http/pprof also registers it on http.DefaultServeMux,
+// which nothing here serves.)
+func metricsMux(registry *prometheus.Registry, profiling bool) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{Registry: registry}))
+	if profiling {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	return mux
 }
 
 // serveHTTP serves plain HTTP on ln until ctx ends.

@@ -256,3 +256,30 @@ func writeTestCert(t testing.TB) (string, *x509.CertPool) {
 	dir := t.TempDir()
 	return dir, testcert.Write(t, dir, "localhost")
 }
+
+// TestServe_Profiling: /debug/pprof/ is served on the metrics port only with
+// --pprof, and /metrics either way.
+func TestServe_Profiling(t *testing.T) {
+	tests := map[string]struct {
+		profiling bool
+		want      int
+	}{
+		"without --pprof the profiles are not served": {profiling: false, want: http.StatusNotFound},
+		"with --pprof the profiles are served":         {profiling: true, want: http.StatusOK},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			dir, roots := writeTestCert(t)
+			cfg := testConfig(dir)
+			cfg.Profiling = tc.profiling
+			r := start(t, cfg, Deps{}, roots, "localhost")
+			base := strings.TrimSuffix(r.metricsURL, "/metrics")
+			if got := status(t, base+"/debug/pprof/cmdline"); got != tc.want {
+				t.Errorf("/debug/pprof/cmdline: %d, want %d", got, tc.want)
+			}
+			if got := status(t, r.metricsURL); got != http.StatusOK {
+				t.Errorf("/metrics: %d, want 200", got)
+			}
+		})
+	}
+}
