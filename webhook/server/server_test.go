@@ -265,7 +265,7 @@ func TestServe_Profiling(t *testing.T) {
 		want      int
 	}{
 		"without --pprof the profiles are not served": {profiling: false, want: http.StatusNotFound},
-		"with --pprof the profiles are served":         {profiling: true, want: http.StatusOK},
+		"with --pprof the profiles are served":        {profiling: true, want: http.StatusOK},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
