@@ -58,6 +58,21 @@ func TestWebhookConfiguration_Defaults(t *testing.T) {
 	}
 }
 
+// The API server skips the webhook for pods without the inject annotation
+// (the e2e tests watch it do so); the condition must name the annotation the
+// webhook reads, and not its value, so that a wrong value is still denied.
+func TestWebhookConfiguration_OnlyPodsWithTheInjectAnnotation(t *testing.T) {
+	t.Parallel()
+	wh := mutatingWebhook(t)
+	if len(wh.MatchConditions) != 1 {
+		t.Fatalf("matchConditions %+v, want one", wh.MatchConditions)
+	}
+	want := "has(object.metadata.annotations) && '" + webhook.AnnotationInject + "' in object.metadata.annotations"
+	if got := wh.MatchConditions[0].Expression; got != want {
+		t.Errorf("matchCondition %q, want %q", got, want)
+	}
+}
+
 func ruleEqual(a, b admissionregistrationv1.RuleWithOperations) bool {
 	return slices.Equal(a.Operations, b.Operations) && slices.Equal(a.APIGroups, b.APIGroups) &&
 		slices.Equal(a.APIVersions, b.APIVersions) && slices.Equal(a.Resources, b.Resources) &&

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
@@ -87,6 +89,10 @@ func TestChart_TwoReplicas(t *testing.T) {
 		"an annotated pod in the webhook's own namespace is untouched": {
 			namespace: namespace, pod: sidekiqPod(true),
 		},
+		"an inject annotation other than true or false still reaches the webhook, which denies it": {
+			namespace: "apps", pod: withAnnotation(sidekiqPod(false), webhook.AnnotationInject, "yes"),
+			wantErr: `denied the request: ` + webhook.AnnotationInject + `: "yes" is not accepted`,
+		},
 		"an invalid annotation is denied with the webhook's message": {
 			namespace: "apps", pod: withAnnotation(sidekiqPod(true), webhook.AnnotationContainer, "nope"),
 			wantErr: `denied the request: ` + webhook.AnnotationContainer + `: "nope" is not accepted`,
@@ -114,6 +120,21 @@ func TestChart_TwoReplicas(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("the API server does not call the webhook for a pod without the inject annotation", func(t *testing.T) {
+		calls, excluded := webhookCalls(t, client), matchExclusions(t, client)
+		pod, err := client.CoreV1().Pods("apps").Create(ctx, sidekiqPod(false), metav1.CreateOptions{})
+		testkit.Must(t, err)
+		if hasSidecar(pod) {
+			t.Fatal("an unannotated pod got the sidecar")
+		}
+		if got := webhookCalls(t, client); got != calls {
+			t.Errorf("the API server called the webhook %v times for it, want 0", got-calls)
+		}
+		if got := matchExclusions(t, client); got != excluded+1 {
+			t.Errorf("the webhook's matchConditions excluded %v pods, want 1", got-excluded)
+		}
+	})
 
 	// Bare Pod cases of the webhook's golden files; the non-native ones need
 	// another --native-sidecar, and a mirror pod is the kubelet's to create.
@@ -294,4 +315,41 @@ func hasSidecar(pod *corev1.Pod) bool {
 // isPolicyWarning tells the chart's ValidatingAdmissionPolicy's message.
 func isPolicyWarning(text string) bool {
 	return strings.Contains(text, "was not injected by the sidekiq-probe webhook")
+}
+
+// webhookName is the chart's webhook, as the API server's metrics name it.
+const webhookName = "pods.sidekiq-probe.io"
+
+// webhookCalls is how many times the API server has called our webhook for
+// pod creations, from its own admission duration histogram.
+func webhookCalls(t *testing.T, client kubernetes.Interface) float64 {
+	return apiServerCounter(t, client, "apiserver_admission_webhook_admission_duration_seconds_count")
+}
+
+// matchExclusions is how many requests our webhook's matchConditions kept
+// from it.
+func matchExclusions(t *testing.T, client kubernetes.Interface) float64 {
+	return apiServerCounter(t, client, "apiserver_admission_match_condition_exclusions_total")
+}
+
+// apiServerCounter sums the API server's samples of metric for our webhook
+// and pod creations, over their other labels.
+func apiServerCounter(t *testing.T, client kubernetes.Interface, metric string) float64 {
+	t.Helper()
+	body, err := client.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(t.Context())
+	testkit.Must(t, err)
+	var sum float64
+	for _, line := range strings.Split(string(body), "\n") {
+		rest, isMetric := strings.CutPrefix(line, metric+"{")
+		labels, value, ok := strings.Cut(rest, "} ")
+		if !isMetric || !ok || !strings.Contains(labels, `name="`+webhookName+`"`) || !strings.Contains(labels, `operation="CREATE"`) {
+			continue
+		}
+		v, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			t.Fatalf("/metrics: %q: %v", line, err)
+		}
+		sum += v
+	}
+	return sum
 }

@@ -39,6 +39,7 @@ var targets = map[string]string{
 	"BenchmarkAPIServerPodCreate ratio":                                      "< 1.15",
 	"BenchmarkAPIServerPodCreate noop-ratio":                                 "baseline: any webhook",
 	"BenchmarkAPIServerPodCreate replay-ratio":                               "baseline: our patch, not computed",
+	"BenchmarkAPIServerPodCreate unannotated-ratio":                          "~1: not sent to the webhook",
 	"BenchmarkDetectionAndDrain/stuck-heartbeat beat-to-503-s":               "timeout (10 s) + probe period",
 	"BenchmarkDetectionAndDrain/prestop-after-last-job job-end-to-prestop-s": "< 1 s + 1 heartbeat (5 s)",
 	"BenchmarkDetectionAndDrain/idle-stop stop-s":                            "< 5 s",
