@@ -322,7 +322,7 @@ func registerWebhook(b *testing.B, client kubernetes.Interface, name, url, certD
 					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
 					Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}},
 				}},
-				NamespaceSelector:       &metav1.LabelSelector{MatchLabels: selector},
+				NamespaceSelector: &metav1.LabelSelector{MatchLabels: selector},
 				// As the chart sets it (test/chart checks the chart's).
 				MatchConditions: []admissionregistrationv1.MatchCondition{{
 					Name:       "has-inject-annotation",
