@@ -127,12 +127,11 @@ func (h *Handler) decide(req admission.Request) (admission.Response, Decision) {
 	return admission.Patched("", ops...), d
 }
 
-// decodePod reads the request's object with one decode, the way the API
-// server's own JSON serializer reads it (field names matched case by case,
-// integers kept as integers). controller-runtime's scheme decoder reads the
-// whole document twice: once only to find its kind, then again. The API
-// server always sends a webhook the object as JSON; anything else, or
-// another kind, is a bad request.
+// decodePod reads the request's object with one decode (decodeJSON: as the
+// API server's own JSON serializer reads it). controller-runtime's scheme
+// decoder reads the whole document twice: once only to find its kind, then
+// again. The API server always sends a webhook the object as JSON; anything
+// else, or another kind, is a bad request.
 func decodePod(raw []byte) (*corev1.Pod, error) {
 	body := bytes.TrimLeft(raw, " \t\r\n")
 	if len(body) == 0 {
