@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -12,13 +11,12 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
 )
 
-// benchReview is a real AdmissionReview of a ~6 KB Rails worker pod, as a
+// benchReview is a realistic AdmissionReview of a ~6 KB Rails worker pod, as a
 // ReplicaSet creates it and the API server sends it (defaults set, service
 // account volume and tolerations added, managedFields present).
 const benchReview = "testdata/bench/rails-worker.review.json"
@@ -35,7 +33,10 @@ func BenchmarkAdmission(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	noop := noopHandler(b)
+	noop, err := testkit.NoopPodHandler()
+	if err != nil {
+		b.Fatal(err)
+	}
 
 	cases := []struct {
 		name    string
@@ -71,23 +72,6 @@ func BenchmarkAdmission(b *testing.B) {
 
 // warmUp is how many admissions of each case run before any is measured.
 const warmUp = 2000
-
-// noopHandler is the cheapest useful controller-runtime handler: decode the
-// pod, allow it.
-func noopHandler(b *testing.B) admission.Handler {
-	scheme := runtime.NewScheme()
-	if err := corev1.AddToScheme(scheme); err != nil {
-		b.Fatal(err)
-	}
-	decoder := admission.NewDecoder(scheme)
-	return admission.HandlerFunc(func(_ context.Context, req admission.Request) admission.Response {
-		var pod corev1.Pod
-		if err := decoder.Decode(req, &pod); err != nil {
-			return admission.Errored(http.StatusBadRequest, err)
-		}
-		return admission.Allowed("")
-	})
-}
 
 // cpuTime is the CPU time of the whole process (all threads, the garbage
 // collector's included). The two cores are shared with other people's

@@ -8,8 +8,9 @@ import (
 	"testing"
 )
 
-// BenchReview is the path, from the module root, of the benchmarks' real
-// AdmissionReview of a 6 KB Rails worker pod.
+// BenchReview is the path, from the module root, of the benchmarks'
+// AdmissionReview of a 6 KB Rails worker pod (hand-written, encoded as the
+// API server encodes it).
 const BenchReview = "webhook/testdata/bench/rails-worker.review.json"
 
 // CompactBenchReview returns that review as the API server sends it,

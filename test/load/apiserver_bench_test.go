@@ -25,7 +25,6 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -189,19 +188,11 @@ func noopWebhook(b *testing.B, certDir string) string {
 	if err != nil {
 		b.Fatal(err)
 	}
-	scheme := runtime.NewScheme()
-	if err := corev1.AddToScheme(scheme); err != nil {
+	noop, err := testkit.NoopPodHandler()
+	if err != nil {
 		b.Fatal(err)
 	}
-	decoder := admission.NewDecoder(scheme)
-	srv := httptest.NewUnstartedServer(&admission.Webhook{Handler: admission.HandlerFunc(
-		func(_ context.Context, req admission.Request) admission.Response {
-			var pod corev1.Pod
-			if err := decoder.Decode(req, &pod); err != nil {
-				return admission.Errored(http.StatusBadRequest, err)
-			}
-			return admission.Allowed("")
-		})})
+	srv := httptest.NewUnstartedServer(&admission.Webhook{Handler: noop})
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
 	srv.StartTLS()
 	b.Cleanup(srv.Close)

@@ -16,10 +16,10 @@ import (
 	"runtime/debug"
 	"syscall"
 
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
 )
 
 func main() {
@@ -38,23 +38,15 @@ func run(port int, certDir, healthAddr string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 
-	scheme := runtime.NewScheme()
-	if err := corev1.AddToScheme(scheme); err != nil {
+	noop, err := testkit.NoopPodHandler()
+	if err != nil {
 		return err
 	}
-	decoder := admission.NewDecoder(scheme)
 	server := crwebhook.NewServer(crwebhook.Options{
 		Host: "127.0.0.1", Port: port, CertDir: certDir,
 		TLSOpts: []func(*tls.Config){func(c *tls.Config) { c.MinVersion = tls.VersionTLS12 }},
 	})
-	server.Register("/mutate-v1-pod", &admission.Webhook{Handler: admission.HandlerFunc(
-		func(_ context.Context, req admission.Request) admission.Response {
-			var pod corev1.Pod
-			if err := decoder.Decode(req, &pod); err != nil {
-				return admission.Errored(http.StatusBadRequest, err)
-			}
-			return admission.Allowed("")
-		})})
+	server.Register("/mutate-v1-pod", &admission.Webhook{Handler: noop})
 
 	started := server.StartedChecker()
 	health := &http.Server{Addr: healthAddr, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
