@@ -184,15 +184,21 @@ func createPods(b *testing.B, client kubernetes.Interface, ns string, pod *corev
 // noopWebhook serves, over TLS with the same certificate, a webhook that
 // decodes the pod and allows it, and returns its URL.
 func noopWebhook(b *testing.B, certDir string) string {
-	cert, err := tls.LoadX509KeyPair(filepath.Join(certDir, "tls.crt"), filepath.Join(certDir, "tls.key"))
-	if err != nil {
-		b.Fatal(err)
-	}
 	noop, err := testkit.NoopPodHandler()
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv := httptest.NewUnstartedServer(&admission.Webhook{Handler: noop})
+	return serveTLS(b, certDir, &admission.Webhook{Handler: noop})
+}
+
+// serveTLS serves h over TLS with certDir's certificate, on loopback, and
+// returns its URL by the name the certificate holds.
+func serveTLS(b *testing.B, certDir string, h http.Handler) string {
+	cert, err := tls.LoadX509KeyPair(filepath.Join(certDir, "tls.crt"), filepath.Join(certDir, "tls.key"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(h)
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
 	srv.StartTLS()
 	b.Cleanup(srv.Close)
@@ -205,10 +211,6 @@ func noopWebhook(b *testing.B, certDir string) string {
 // the review's UID. The benchmark's pods are all the same, so the patch is
 // too. It returns its URL.
 func replayWebhook(b *testing.B, certDir string) string {
-	cert, err := tls.LoadX509KeyPair(filepath.Join(certDir, "tls.crt"), filepath.Join(certDir, "tls.key"))
-	if err != nil {
-		b.Fatal(err)
-	}
 	ours, err := webhook.NewHandler(webhook.Options{SidecarImage: "sidekiq-probe:bench", NativeSidecar: true,
 		DefaultMaxJobSeconds: webhook.DefaultMaxJobSeconds}, "sidekiq-probe")
 	if err != nil {
@@ -218,7 +220,7 @@ func replayWebhook(b *testing.B, certDir string) string {
 		once  sync.Once
 		patch []byte
 	)
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return serveTLS(b, certDir, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
@@ -241,10 +243,6 @@ func replayWebhook(b *testing.B, certDir string) string {
 			Response: &admissionv1.AdmissionResponse{UID: review.Request.UID, Allowed: true, PatchType: &patchType, Patch: patch},
 		})
 	}))
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
-	srv.StartTLS()
-	b.Cleanup(srv.Close)
-	return strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
 }
 
 // firstPatch is our handler's patch for the review in body.
