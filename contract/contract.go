@@ -48,11 +48,30 @@ const (
 	// separated); with EnvRedisSentinelMaster it replaces the Redis URL's host.
 	EnvRedisSentinels      = "REDIS_SENTINELS"
 	EnvRedisSentinelMaster = "REDIS_SENTINEL_MASTER"
+	// EnvShutdownTimeoutSeconds is Sidekiq's own shutdown timeout (-t), so
+	// the sidecar knows how long a real termination can keep Sidekiq quiet.
+	EnvShutdownTimeoutSeconds = "SIDEKIQ_PROBE_SHUTDOWN_TIMEOUT_SECONDS"
+	// EnvPreStopToken is the per-pod secret that /prestop requires in
+	// HeaderPreStopToken. The webhook writes the same value into the preStop
+	// hook's httpHeaders, which the kubelet sends.
+	EnvPreStopToken = "SIDEKIQ_PROBE_PRESTOP_TOKEN"
 )
+
+// HeaderPreStopToken carries the preStop token on the kubelet's /prestop call.
+const HeaderPreStopToken = "X-Sidekiq-Probe-Token"
 
 // Defaults shared by the webhook's annotations and the sidecar's flags.
 const (
 	DefaultRedisURLEnv             = "REDIS_URL"
 	DefaultHeartbeatTimeoutSeconds = 60
 	DefaultQuietSignal             = "TSTP"
+	// DefaultMaxJobSeconds is the longest job assumed when a pod says
+	// nothing: the webhook's --default-max-job-seconds and the sidecar's
+	// --max-job-seconds default alike.
+	DefaultMaxJobSeconds = 60
+	// GraceMarginSeconds is added to max-job-seconds and Sidekiq's shutdown
+	// timeout: time for the preStop call, the SIGTERM delivery and Sidekiq
+	// pushing unfinished jobs back. The webhook's grace period and the
+	// sidecar's "quiet for too long" rule both use it.
+	GraceMarginSeconds = 15
 )
