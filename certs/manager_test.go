@@ -32,16 +32,6 @@ const (
 	testService   = "sidekiq-probe-webhook"
 )
 
-// fakeClock is a settable clock shared by the managers of one test.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *fakeClock) Set(t time.Time)     { c.mu.Lock(); defer c.mu.Unlock(); c.now = t }
-func (c *fakeClock) Add(d time.Duration) { c.Set(c.Now().Add(d)) }
-
 // cluster starts an API server holding what the Helm chart installs: the
 // namespace, the empty Secret (unless precreate is false) and a webhook
 // configuration with two webhooks and no caBundle.
@@ -233,7 +223,7 @@ func TestManager_RacingReplicasAgreeOnOneCA(t *testing.T) {
 // trusted by the caBundle of that moment.
 func TestManager_CARotation(t *testing.T) {
 	client := cluster(t, true)
-	clock := &fakeClock{now: time.Now()}
+	clock := testkit.NewFakeClock(time.Now())
 	leader := newManager(t, client, clock.Now)
 	testkit.Must(t, leader.Reconcile(t.Context()))
 
