@@ -103,3 +103,62 @@ func TestBinary_BadSettingExitsNamingIt(t *testing.T) {
 		t.Errorf("output %q does not name the setting", out)
 	}
 }
+
+// A preStop that no termination follows (a stray call, a leftover quiet) must
+// not leave a useless worker forever: the real binary fails /livez once the
+// quiet outlived max-job-seconds + Sidekiq's shutdown timeout + the margin
+// (1 + 1 + 15 s here), and a Sidekiq started again makes the pod ready.
+func TestBinary_QuietOutlivingAnyTerminationFailsLivenessThenHeals(t *testing.T) {
+	t.Parallel()
+	p := startPod(t, podOptions{})
+	first := p.sidekiq(testsidekiq.Options{Concurrency: 1, Timeout: 1})
+	probe := testsidekiq.StartProbe(t, testsidekiq.BuildProbe(t),
+		[]string{"REDIS_URL=" + p.redis.URL, "SIDEKIQ_PROBE_PRESTOP_TOKEN=" + string(testToken)},
+		"--proc-root="+p.procDir, "--hostname="+p.hostname, "--heartbeat-timeout-seconds=60",
+		"--max-job-seconds=1", "--shutdown-timeout-seconds=1")
+	get := func(path string, header http.Header) (int, string) {
+		t.Helper()
+		code, body, err := probe.Get(path, header)
+		testkit.Must(t, err)
+		return code, body
+	}
+	testkit.WaitFor(t, 15*time.Second, "/readyz", func() bool { c, _ := get("/readyz", nil); return c == http.StatusOK })
+	if code, body := get("/prestop", http.Header{"X-Sidekiq-Probe-Token": {string(testToken)}}); code != http.StatusOK {
+		t.Fatalf("/prestop = %d %s", code, body)
+	}
+	if code, body := get("/livez", nil); code != http.StatusOK {
+		t.Errorf("/livez right after preStop = %d %s, want 200", code, body)
+	}
+	var body string
+	testkit.WaitFor(t, 60*time.Second, "/livez to fail", func() bool {
+		var code int
+		code, body = get("/livez", nil)
+		return code == http.StatusServiceUnavailable
+	})
+	if want := "longer than any termination takes (17s)"; !strings.Contains(body, want) {
+		t.Errorf("/livez = %s, want a reason saying %q", body, want)
+	}
+
+	// The kubelet's restart: SIGTERM (Sidekiq is quiet and idle), a new one.
+	testkit.Must(t, first.Signal(syscall.SIGTERM))
+	<-first.Exited()
+	p.sidekiq(testsidekiq.Options{Concurrency: 1, Timeout: 1})
+	testkit.WaitFor(t, 30*time.Second, "/readyz after the restart", func() bool { c, _ := get("/readyz", nil); return c == http.StatusOK })
+	if code, body := get("/livez", nil); code != http.StatusOK {
+		t.Errorf("/livez after the restart = %d %s", code, body)
+	}
+	if logs := probe.Logs.String(); strings.Contains(logs, string(testToken)) || strings.Contains(logs, "no preStop token") {
+		t.Errorf("the log shows the token or warns of none:\n%s", logs)
+	}
+}
+
+// Without a token the sidecar works as before, but says at start that
+// anyone may quiet Sidekiq.
+func TestBinary_NoTokenWarnsAtStart(t *testing.T) {
+	t.Parallel()
+	probe := testsidekiq.StartProbe(t, testsidekiq.BuildProbe(t), []string{"REDIS_URL=unix:///nonexistent"},
+		"--proc-root="+testsidekiq.PodProc(t), "--hostname=h")
+	if logs := probe.Logs.String(); !strings.Contains(logs, "no preStop token") || !strings.Contains(logs, `"prestop_token":false`) {
+		t.Errorf("no warning about the missing token:\n%s", logs)
+	}
+}

@@ -26,8 +26,16 @@ type Config struct {
 
 	HeartbeatTimeout time.Duration
 	MaxJobTime       time.Duration
-	QuietSignal      syscall.Signal
-	QuietSignalName  string // "TSTP" or "USR1", as Sidekiq's signal list wants it
+	// ShutdownTimeout is Sidekiq's own -t: how long it may take to stop
+	// after SIGTERM. With MaxJobTime it bounds how long a real termination
+	// keeps Sidekiq quiet.
+	ShutdownTimeout time.Duration
+	QuietSignal     syscall.Signal
+	QuietSignalName string // "TSTP" or "USR1", as Sidekiq's signal list wants it
+
+	// PreStopToken, when set, must come in contract.HeaderPreStopToken for
+	// /prestop to quiet Sidekiq. It prints as "(hidden)".
+	PreStopToken Secret
 
 	// Hostname is the first part of Sidekiq's identity: $DYNO, else the pod
 	// name, else the host name (which Kubernetes sets to the pod name).
@@ -38,6 +46,9 @@ type Config struct {
 // MinHeartbeatTimeoutSeconds is the smallest timeout that still leaves room
 // for one missed beat of Sidekiq 7/8, which beats every 10 s.
 const MinHeartbeatTimeoutSeconds = 10
+
+// DefaultShutdownTimeoutSeconds is Sidekiq's own default for -t.
+const DefaultShutdownTimeoutSeconds = 25
 
 // quietSignals are the signals Sidekiq treats as "stop fetching new jobs".
 var quietSignals = map[string]syscall.Signal{"TSTP": syscall.SIGTSTP, "USR1": syscall.SIGUSR1}
@@ -58,9 +69,10 @@ func ParseConfig(args []string, getenv func(string) string, hostname func() (str
 	}
 
 	var (
-		c                                   Config
-		port, timeoutSecs, maxJobSecs       string
-		sentinels, quiet, outage, redisTime string
+		c                                      Config
+		port, timeoutSecs, maxJobSecs, stopSec string
+		sentinels, quiet, outage, redisTime    string
+		token                                  string
 	)
 	fs := flag.NewFlagSet("sidekiq-probe", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // the caller prints the returned error once
@@ -72,7 +84,9 @@ func ParseConfig(args []string, getenv func(string) string, hostname func() (str
 	fs.StringVar(&redisTime, "redis-timeout", "400ms", "bound on every Redis call")
 	fs.StringVar(&outage, "redis-outage-restart-after", env(contract.EnvRedisOutageRestartAfter, "0"), "fail liveness after Redis is unreachable this long, 0 never ("+contract.EnvRedisOutageRestartAfter+")")
 	fs.StringVar(&timeoutSecs, "heartbeat-timeout-seconds", env(contract.EnvHeartbeatTimeoutSeconds, strconv.Itoa(contract.DefaultHeartbeatTimeoutSeconds)), "heartbeat age that fails liveness ("+contract.EnvHeartbeatTimeoutSeconds+")")
-	fs.StringVar(&maxJobSecs, "max-job-seconds", env(contract.EnvMaxJobSeconds, "25"), "longest wait for running jobs at preStop ("+contract.EnvMaxJobSeconds+")")
+	fs.StringVar(&maxJobSecs, "max-job-seconds", env(contract.EnvMaxJobSeconds, strconv.Itoa(contract.DefaultMaxJobSeconds)), "longest wait for running jobs at preStop ("+contract.EnvMaxJobSeconds+")")
+	fs.StringVar(&stopSec, "shutdown-timeout-seconds", env(contract.EnvShutdownTimeoutSeconds, strconv.Itoa(DefaultShutdownTimeoutSeconds)), "Sidekiq's own -t ("+contract.EnvShutdownTimeoutSeconds+")")
+	fs.StringVar(&token, "prestop-token", getenv(contract.EnvPreStopToken), "secret /prestop requires in "+contract.HeaderPreStopToken+"; prefer the variable, which ps does not show ("+contract.EnvPreStopToken+")")
 	fs.StringVar(&quiet, "quiet-signal", env(contract.EnvQuietSignal, contract.DefaultQuietSignal), "TSTP or USR1 ("+contract.EnvQuietSignal+")")
 	fs.StringVar(&c.Hostname, "hostname", "", "host name in Sidekiq's identity (default $DYNO, $"+contract.EnvPodName+", host name)")
 	fs.StringVar(&c.ProcRoot, "proc-root", "/proc", "where the shared PID namespace is mounted")
@@ -94,15 +108,11 @@ func ParseConfig(args []string, getenv func(string) string, hostname func() (str
 	if c.Port, err = strconv.Atoi(port); err != nil || c.Port < 1 || c.Port > 65535 {
 		bad("port", contract.EnvPort, port, "a port number 1-65535")
 	}
-	if secs, err := strconv.Atoi(timeoutSecs); err != nil || secs < MinHeartbeatTimeoutSeconds {
-		bad("heartbeat-timeout-seconds", contract.EnvHeartbeatTimeoutSeconds, timeoutSecs, fmt.Sprintf("whole seconds, at least %d", MinHeartbeatTimeoutSeconds))
-	} else {
-		c.HeartbeatTimeout = time.Duration(secs) * time.Second
-	}
-	if secs, err := strconv.Atoi(maxJobSecs); err != nil || secs < 1 {
-		bad("max-job-seconds", contract.EnvMaxJobSeconds, maxJobSecs, "whole seconds, at least 1")
-	} else {
-		c.MaxJobTime = time.Duration(secs) * time.Second
+	c.HeartbeatTimeout = seconds(bad, "heartbeat-timeout-seconds", contract.EnvHeartbeatTimeoutSeconds, timeoutSecs, MinHeartbeatTimeoutSeconds)
+	c.MaxJobTime = seconds(bad, "max-job-seconds", contract.EnvMaxJobSeconds, maxJobSecs, 1)
+	c.ShutdownTimeout = seconds(bad, "shutdown-timeout-seconds", contract.EnvShutdownTimeoutSeconds, stopSec, 1)
+	if c.PreStopToken, err = parseToken(token); err != nil {
+		bad("prestop-token", contract.EnvPreStopToken, "(hidden)", err.Error())
 	}
 	if sig, ok := quietSignals[quiet]; ok {
 		c.QuietSignal, c.QuietSignalName = sig, quiet
@@ -134,6 +144,16 @@ func ParseConfig(args []string, getenv func(string) string, hostname func() (str
 		}
 	}
 	return c, errors.Join(errs...)
+}
+
+// seconds parses whole seconds of at least lowest, reporting a bad value.
+func seconds(bad func(flagName, envName, value, want string), flagName, envName, value string, lowest int) time.Duration {
+	secs, err := strconv.Atoi(value)
+	if err != nil || secs < lowest {
+		bad(flagName, envName, value, fmt.Sprintf("whole seconds, at least %d", lowest))
+		return 0
+	}
+	return time.Duration(secs) * time.Second
 }
 
 func firstOf(values ...string) string {

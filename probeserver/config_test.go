@@ -95,6 +95,42 @@ func TestParseConfig(t *testing.T) {
 			args:        []string{"--redis-timeout=2s"},
 			errContains: []string{"--redis-timeout", "below the kubelet's 1s"},
 		},
+		"the sidecar's max-job-seconds and Sidekiq's shutdown timeout default as the webhook's": {
+			check: func(t *testing.T, c Config) {
+				if c.MaxJobTime != 60*time.Second || c.ShutdownTimeout != 25*time.Second || c.PreStopToken != "" {
+					t.Errorf("max job %v, shutdown timeout %v, token set %v", c.MaxJobTime, c.ShutdownTimeout, c.PreStopToken != "")
+				}
+			},
+		},
+		"the webhook's token and shutdown timeout come from the environment": {
+			env: map[string]string{"SIDEKIQ_PROBE_PRESTOP_TOKEN": "0123456789abcdef0123456789abcdef", "SIDEKIQ_PROBE_SHUTDOWN_TIMEOUT_SECONDS": "8"},
+			check: func(t *testing.T, c Config) {
+				if c.PreStopToken != "0123456789abcdef0123456789abcdef" || c.ShutdownTimeout != 8*time.Second {
+					t.Errorf("token %q, shutdown timeout %v", string(c.PreStopToken), c.ShutdownTimeout)
+				}
+			},
+		},
+		"a token flag wins over the variable": {
+			args: []string{"--prestop-token=chosen-by-hand-0123456789"},
+			env:  map[string]string{"SIDEKIQ_PROBE_PRESTOP_TOKEN": "0123456789abcdef0123456789abcdef"},
+			check: func(t *testing.T, c Config) {
+				if c.PreStopToken != "chosen-by-hand-0123456789" {
+					t.Errorf("token %q", string(c.PreStopToken))
+				}
+			},
+		},
+		"a short token is refused without showing it": {
+			env:         map[string]string{"SIDEKIQ_PROBE_PRESTOP_TOKEN": "secret"},
+			errContains: []string{"--prestop-token / SIDEKIQ_PROBE_PRESTOP_TOKEN", "(hidden)", "16 to 512"},
+		},
+		"a token with a space is refused without showing it": {
+			args:        []string{"--prestop-token=secret secret secret"},
+			errContains: []string{"--prestop-token", "(hidden)", "no spaces"},
+		},
+		"a shutdown timeout of zero is refused": {
+			args:        []string{"--shutdown-timeout-seconds=0"},
+			errContains: []string{"--shutdown-timeout-seconds / SIDEKIQ_PROBE_SHUTDOWN_TIMEOUT_SECONDS", "at least 1"},
+		},
 		"an unknown flag is refused": {
 			args:        []string{"--colour=blue"},
 			errContains: []string{"colour"},

@@ -70,6 +70,7 @@ func (s *Server) PreStop(ctx context.Context) Verdict {
 	d.once.Do(func() {
 		s.mu.Lock()
 		s.hist.Quieted = true // readiness drops now, not a heartbeat later
+		s.hist.QuietSince = s.clock()
 		s.mu.Unlock()
 		s.log.Info("preStop: quieting sidekiq", "max_job_time", s.cfg.MaxJobTime)
 		go s.runDrain(d)

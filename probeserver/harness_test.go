@@ -35,7 +35,12 @@ type testPod struct {
 type podOptions struct {
 	heartbeatTimeout time.Duration
 	maxJobTime       time.Duration
+	shutdownTimeout  time.Duration
 	namespace        string
+	token            Secret
+	clock            func() time.Time // time.Now by default
+	signal           Signaler         // syscall.Kill by default
+	log              *slog.Logger     // testLogger() by default
 }
 
 func startPod(t testing.TB, o podOptions) *testPod {
@@ -46,6 +51,15 @@ func startPod(t testing.TB, o podOptions) *testPod {
 	if o.maxJobTime == 0 {
 		o.maxJobTime = 30 * time.Second
 	}
+	if o.clock == nil {
+		o.clock = time.Now
+	}
+	if o.signal == nil {
+		o.signal = syscall.Kill
+	}
+	if o.log == nil {
+		o.log = testLogger()
+	}
 	r := testsidekiq.StartRedis(t)
 	p := &testPod{t: t, redis: r, rdb: r.Client(), hostname: "pod-" + strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()))}
 	t.Cleanup(func() { p.rdb.Close() })
@@ -55,6 +69,8 @@ func startPod(t testing.TB, o podOptions) *testPod {
 		RedisNamespace:   o.namespace,
 		HeartbeatTimeout: o.heartbeatTimeout,
 		MaxJobTime:       o.maxJobTime,
+		ShutdownTimeout:  o.shutdownTimeout,
+		PreStopToken:     o.token,
 		QuietSignal:      syscall.SIGTSTP,
 		QuietSignalName:  "TSTP",
 		Hostname:         p.hostname,
@@ -65,8 +81,7 @@ func startPod(t testing.TB, o podOptions) *testPod {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { client.Close() })
-	p.srv = New(cfg, Deps{Redis: client, Clock: time.Now, Signal: syscall.Kill, Self: os.Getpid(),
-		Log: testLogger()})
+	p.srv = New(cfg, Deps{Redis: client, Clock: o.clock, Signal: o.signal, Self: os.Getpid(), Log: o.log})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

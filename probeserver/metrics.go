@@ -30,6 +30,7 @@ type metrics struct {
 	redisUp   float64
 	rtt       histogram
 	results   map[[2]string]uint64 // by probe, result
+	refusals  map[string]uint64    // refused /prestop calls by reason
 }
 
 // processSeries are one Sidekiq process's gauges; nil when unknown.
@@ -52,6 +53,7 @@ func newMetrics() *metrics {
 		processes: map[int]processSeries{},
 		rtt:       histogram{bounds: bounds, counts: make([]uint64, len(bounds))},
 		results:   map[[2]string]uint64{},
+		refusals:  map[string]uint64{"missing token": 0, "wrong token": 0},
 	}
 }
 
@@ -86,6 +88,12 @@ func (m *metrics) result(probe string, v Verdict) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.results[[2]string{probe, v.Status}]++
+}
+
+func (m *metrics) refused(reason string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.refusals[reason]++
 }
 
 func (h *histogram) observe(v float64) {
@@ -141,6 +149,13 @@ func (m *metrics) write(b *bytes.Buffer) {
 		return cmp.Or(strings.Compare(a[0], b[0]), strings.Compare(a[1], b[1]))
 	}) {
 		sample(b, results.Name, fmt.Sprintf(`probe=%q,result=%q`, k[0], k[1]), float64(m.results[k]))
+	}
+
+	refused := family{Name: "sidekiq_probe_prestop_refused_total", Type: "counter",
+		Help: "/prestop calls refused (403) for a missing or wrong token, by reason."}
+	refused.header(b)
+	for _, reason := range slices.Sorted(maps.Keys(m.refusals)) {
+		sample(b, refused.Name, fmt.Sprintf(`reason=%q`, reason), float64(m.refusals[reason]))
 	}
 
 	perProcess(family{Name: "sidekiq_probe_quiet", Type: "gauge",

@@ -27,6 +27,10 @@ func fail(p *Process, format string, args ...any) Verdict {
 type Rules struct {
 	HeartbeatTimeout        time.Duration
 	RedisOutageRestartAfter time.Duration // 0: never fail liveness for an outage
+	// QuietLimit is the longest a real termination keeps Sidekiq quiet:
+	// max-job-seconds of drain, Sidekiq's shutdown timeout and the grace
+	// margin. A quiet that lasts longer is spurious or left over; 0: never.
+	QuietLimit time.Duration
 }
 
 // History is what the sidecar remembers between snapshots. The decisions need
@@ -37,6 +41,7 @@ type History struct {
 	RedisBackAt    time.Time            // first good look after the last outage
 	LastBeat       map[string]time.Time // newest beat seen per identity, for hashes that expired
 	Quieted        bool                 // preStop has sent the quiet signal
+	QuietSince     time.Time            // when preStop quieted Sidekiq
 }
 
 // Observe returns the history after snapshot s. It does not change h.
@@ -87,6 +92,12 @@ func Startup(s Snapshot) Verdict {
 func Live(s Snapshot, h History, r Rules) Verdict {
 	if len(s.Processes) == 0 {
 		return fail(nil, "no sidekiq process left")
+	}
+	// Checked before Redis: a quiet Sidekiq runs no job whatever Redis does,
+	// and only a restart ends the quiet.
+	if quiet := s.At.Sub(h.QuietSince); h.Quieted && r.QuietLimit > 0 && quiet > r.QuietLimit {
+		return fail(nil, "quiet since preStop %v ago, longer than any termination takes (%v): a restart makes Sidekiq work again",
+			quiet.Round(time.Second), r.QuietLimit)
 	}
 	if s.RedisErr != nil {
 		down := s.At.Sub(h.RedisDownSince).Round(time.Second)

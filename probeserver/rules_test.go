@@ -98,6 +98,26 @@ func TestRules(t *testing.T) {
 			startup: true, live: true,
 			reasonContains: "preStop",
 		},
+		"a quiet that lasts as long as a termination may is still live": {
+			snap:    Snapshot{At: now, Processes: []Process{proc(now, time.Second, true)}},
+			hist:    History{Quieted: true, QuietSince: now.Add(-100 * time.Second)},
+			rules:   Rules{HeartbeatTimeout: time.Minute, QuietLimit: 100 * time.Second},
+			startup: true, live: true,
+			reasonContains: "preStop",
+		},
+		"a quiet that outlives any termination fails liveness, saying so": {
+			snap:           Snapshot{At: now, Processes: []Process{proc(now, time.Second, true)}},
+			hist:           History{Quieted: true, QuietSince: now.Add(-101 * time.Second)},
+			rules:          Rules{HeartbeatTimeout: time.Minute, QuietLimit: 100 * time.Second},
+			startup:        true,
+			reasonContains: "quiet since preStop 1m41s ago, longer than any termination takes (1m40s)",
+		},
+		"a quiet that outlives any termination fails liveness even while Redis is away": {
+			snap:           Snapshot{At: now, RedisErr: down, Processes: []Process{noHeartbeat()}},
+			hist:           History{Quieted: true, QuietSince: now.Add(-time.Hour), RedisDownSince: now.Add(-time.Minute)},
+			rules:          Rules{HeartbeatTimeout: time.Minute, QuietLimit: 100 * time.Second},
+			reasonContains: "longer than any termination takes",
+		},
 		"a quiet Sidekiq is live but not ready": {
 			snap:    Snapshot{At: now, Processes: []Process{proc(now, time.Second, true)}},
 			startup: true, live: true,

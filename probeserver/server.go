@@ -35,6 +35,8 @@ type Server struct {
 	obs     *Observer
 	metrics *metrics
 	rules   Rules
+	// refusals bounds the log lines of refused /prestop calls.
+	refusals rateLog
 
 	mu    sync.Mutex
 	hist  History
@@ -57,8 +59,9 @@ func New(cfg Config, d Deps) *Server {
 			Clock:     d.Clock,
 		},
 		metrics: newMetrics(),
-		rules:   Rules{HeartbeatTimeout: cfg.HeartbeatTimeout, RedisOutageRestartAfter: cfg.RedisOutageRestartAfter},
-		drain:   newDrain(),
+		rules: Rules{HeartbeatTimeout: cfg.HeartbeatTimeout, RedisOutageRestartAfter: cfg.RedisOutageRestartAfter,
+			QuietLimit: cfg.MaxJobTime + cfg.ShutdownTimeout + contract.GraceMarginSeconds*time.Second},
+		drain: newDrain(),
 	}
 }
 
@@ -68,9 +71,9 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET "+contract.PathStartup, s.probe("startup", func(sn Snapshot, _ History) Verdict { return Startup(sn) }))
 	mux.Handle("GET "+contract.PathLive, s.probe("live", func(sn Snapshot, h History) Verdict { return Live(sn, h, s.rules) }))
 	mux.Handle("GET "+contract.PathReady, s.probe("ready", func(sn Snapshot, h History) Verdict { return Ready(sn, h, s.rules) }))
-	mux.HandleFunc("GET "+contract.PathPreStop, func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("GET "+contract.PathPreStop, s.authorized(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.write(w, "prestop", s.PreStop(r.Context()))
-	})
+	})))
 	mux.Handle("GET "+contract.PathMetrics, s.metrics)
 	return mux
 }
@@ -113,7 +116,7 @@ func (s *Server) look(ctx context.Context) (Snapshot, History, error) {
 	s.hist = s.hist.Observe(snap)
 	if s.hist.Quieted && s.drain.restartedSince(snap) {
 		s.log.Info("sidekiq started again after preStop (a liveness restart): ready to serve and to drain again")
-		s.hist.Quieted = false
+		s.hist.Quieted, s.hist.QuietSince = false, time.Time{}
 		s.drain = newDrain()
 	}
 	h := s.hist

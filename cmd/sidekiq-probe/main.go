@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"sidekiq-probe.io/sidekiq-probe/contract"
 	"sidekiq-probe.io/sidekiq-probe/probeserver"
 	"sidekiq-probe.io/sidekiq-probe/probeserver/redisconn"
 )
@@ -69,7 +70,12 @@ func run(cfg probeserver.Config, log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	log.Info("serving", "version", version, "addr", ln.Addr().String(), "hostname", cfg.Hostname,
-		"heartbeat_timeout", cfg.HeartbeatTimeout, "max_job_time", cfg.MaxJobTime)
+		"heartbeat_timeout", cfg.HeartbeatTimeout, "max_job_time", cfg.MaxJobTime,
+		"shutdown_timeout", cfg.ShutdownTimeout, "prestop_token", cfg.PreStopToken != "")
+	if cfg.PreStopToken == "" {
+		log.Warn("no preStop token: anyone who reaches this port can quiet Sidekiq through /prestop; set " +
+			contract.EnvPreStopToken + " (the webhook does)")
+	}
 	srv := probeserver.New(cfg, probeserver.Deps{
 		Redis:  rdb,
 		Clock:  time.Now,

@@ -1,0 +1,69 @@
+package testsidekiq
+
+import (
+	"io"
+	"net/http"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+
+	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
+)
+
+// Probe is a running sidecar binary (see BuildProbe) on a loopback port.
+type Probe struct {
+	Base   string // http://127.0.0.1:PORT
+	PID    int
+	Logs   *testkit.SyncBuffer // its standard output and error
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
+// StartProbe runs bin with env as its whole environment and args plus
+// --port, and waits until it answers /metrics (which needs neither Redis nor
+// Sidekiq). It is killed at cleanup; its logs are shown when the test failed.
+func StartProbe(t testing.TB, bin string, env []string, args ...string) *Probe {
+	t.Helper()
+	port := testkit.FreePort(t)
+	cmd := exec.Command(bin, append([]string{"--port=" + strconv.Itoa(port)}, args...)...)
+	cmd.Env = env
+	p := &Probe{Base: "http://127.0.0.1:" + strconv.Itoa(port), Logs: &testkit.SyncBuffer{}, cmd: cmd, exited: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p.Logs, p.Logs
+	testkit.Must(t, cmd.Start())
+	p.PID = cmd.Process.Pid
+	go func() { _ = cmd.Wait(); close(p.exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-p.exited
+		if t.Failed() {
+			t.Logf("sidecar log:\n%s", p.Logs.String())
+		}
+	})
+	testkit.WaitFor(t, 10*time.Second, "the sidecar to listen", func() bool {
+		code, _, err := p.Get("/metrics", nil)
+		return err == nil && code == http.StatusOK
+	})
+	return p
+}
+
+// Exited is closed once the sidecar has exited.
+func (p *Probe) Exited() <-chan struct{} { return p.exited }
+
+// Get asks path with the given headers, as the kubelet does: a new
+// connection and a 5 s bound (beyond the injected probes' timeout).
+func (p *Probe) Get(path string, header http.Header) (code int, body string, err error) {
+	req, err := http.NewRequest(http.MethodGet, p.Base+path, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header = header
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, string(b), err
+}
