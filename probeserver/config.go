@@ -43,8 +43,11 @@ type Config struct {
 	ProcRoot string
 }
 
-// MinHeartbeatTimeoutSeconds is the smallest timeout that still leaves room
-// for one missed beat of Sidekiq 7/8, which beats every 10 s.
+// MinHeartbeatTimeoutSeconds is the smallest timeout accepted, as by the
+// webhook's annotation: two beats of Sidekiq up to 6.4, which beats every
+// 5 s. It leaves no room for a late beat of Sidekiq 6.5, 7 or 8, which sleep
+// 10 s after each beat (10.001-11.34 s apart measured on 7/8), so the
+// decision rules judge those by at least 20 s (Rules.timeoutFor).
 const MinHeartbeatTimeoutSeconds = 10
 
 // DefaultShutdownTimeoutSeconds is Sidekiq's own default for -t.

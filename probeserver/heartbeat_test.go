@@ -2,8 +2,11 @@ package probeserver
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 	"time"
+
+	"sidekiq-probe.io/sidekiq-probe/internal/testsidekiq"
 )
 
 func TestParseHeartbeat(t *testing.T) {
@@ -19,27 +22,6 @@ func TestParseHeartbeat(t *testing.T) {
 			},
 			want: &Heartbeat{Beat: time.Unix(1700000100, 250e6), StartedAt: time.Unix(1700000000, 500e6), Busy: 2, Concurrency: 5},
 		},
-		"Sidekiq 7 adds version and capsules": {
-			hash: map[string]string{
-				"info": `{"hostname":"web-1","started_at":1700000000,"pid":7,"concurrency":10,"version":"7.3.10","embedded":false,"capsules":{"default":{"concurrency":10}}}`,
-				"busy": "0", "beat": "1700000100", "quiet": "true",
-			},
-			want: &Heartbeat{Beat: time.Unix(1700000100, 0), StartedAt: time.Unix(1700000000, 0), Concurrency: 10, Quiet: true, Version: "7.3.10"},
-		},
-		"Sidekiq 8.1.2 moves concurrency to its own field": {
-			hash: map[string]string{
-				"info": `{"hostname":"web-1","started_at":1700000000,"pid":7,"version":"8.1.2","capsules":{"default":{"weights":{"default":0}}}}`,
-				"busy": "1", "beat": "1700000100", "quiet": "false", "concurrency": "8",
-			},
-			want: &Heartbeat{Beat: time.Unix(1700000100, 0), StartedAt: time.Unix(1700000000, 0), Busy: 1, Concurrency: 8, Version: "8.1.2"},
-		},
-		"capsules add up when nothing else names the concurrency": {
-			hash: map[string]string{
-				"info": `{"started_at":1700000000,"pid":7,"version":"8.0.0","capsules":{"default":{"concurrency":3},"single":{"concurrency":1}}}`,
-				"busy": "0", "beat": "1700000100", "quiet": "false",
-			},
-			want: &Heartbeat{Beat: time.Unix(1700000100, 0), StartedAt: time.Unix(1700000000, 0), Concurrency: 4, Version: "8.0.0"},
-		},
 		"an expired hash is no heartbeat": {hash: map[string]string{}, want: nil},
 		"a broken info is an error": {
 			hash: map[string]string{"info": "{", "busy": "0", "beat": "1"}, wantErr: true,
@@ -47,6 +29,20 @@ func TestParseHeartbeat(t *testing.T) {
 		"a beat that is not a number is an error": {
 			hash: map[string]string{"info": "{}", "busy": "0", "beat": "soon"}, wantErr: true,
 		},
+	}
+	started, beat := time.Unix(1700000000, 500e6), time.Unix(1700000100, 250e6)
+	for _, v := range testsidekiq.Versions {
+		b := testsidekiq.Beat{Hostname: "web-1", PID: 7, StartedAt: started, At: beat, Quiet: true,
+			Capsules: map[string]int{"default": 3, "single": 1}, Jobs: []testsidekiq.Job{{Class: "A", RunAt: started}}}
+		want := &Heartbeat{Beat: beat, StartedAt: started, Busy: 1, Concurrency: 4, Quiet: true}
+		if slices.Contains(v.InfoKeys, "version") {
+			want.Version = v.Release
+		}
+		tests["the fixture of Sidekiq "+v.Name] = struct {
+			hash    map[string]string
+			want    *Heartbeat
+			wantErr bool
+		}{hash: v.Hash(b), want: want}
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -2,6 +2,8 @@ package probeserver
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -25,6 +27,8 @@ func fail(p *Process, format string, args ...any) Verdict {
 
 // Rules are the settings the decisions depend on.
 type Rules struct {
+	// HeartbeatTimeout is the configured timeout; each process is judged by
+	// at least two of its version's heartbeat periods (timeoutFor).
 	HeartbeatTimeout        time.Duration
 	RedisOutageRestartAfter time.Duration // 0: never fail liveness for an outage
 	// QuietLimit is the longest a real termination keeps Sidekiq quiet:
@@ -116,19 +120,67 @@ func Live(s Snapshot, h History, r Rules) Verdict {
 		if p.Heartbeat != nil {
 			since = latest(since, p.Heartbeat.Beat)
 		}
-		age := s.At.Sub(since)
-		if age <= r.HeartbeatTimeout {
+		age, timeout := s.At.Sub(since), r.timeoutFor(p)
+		if age <= timeout {
 			continue
 		}
 		if p.Heartbeat == nil {
-			return fail(&s.Processes[i], "no heartbeat for %v", age.Round(time.Second))
+			return fail(&s.Processes[i], "no heartbeat for %v (timeout %v)", age.Round(time.Second), timeout)
 		}
 		if since.After(p.Heartbeat.Beat) {
-			return fail(&s.Processes[i], "heartbeat did not resume %v after redis came back", age.Round(time.Second))
+			return fail(&s.Processes[i], "heartbeat did not resume %v after redis came back (timeout %v)", age.Round(time.Second), timeout)
 		}
-		return fail(&s.Processes[i], "heartbeat %v old", age.Round(time.Second))
+		return fail(&s.Processes[i], "heartbeat %v old (timeout %v)", age.Round(time.Second), timeout)
 	}
 	return pass("heartbeats fresh")
+}
+
+// timeoutFor is the heartbeat timeout p is judged by: the configured one,
+// raised to two heartbeat periods of p's Sidekiq version. Sidekiq sleeps a
+// fixed pause after each beat (BEAT_PAUSE: 5 s up to 6.4, 10 s from 6.5 on),
+// and the beat itself waits for Ruby's GVL while every thread runs CPU-bound
+// jobs: Sidekiq 7/8 were measured 10.001-11.34 s apart. A timeout of one
+// period would fail such a healthy process before each beat; two let a beat
+// come a whole period late (a 100 % stretch, 13 % measured) and still fail a
+// stuck process once it has missed two. So the accepted 10 s keeps its
+// meaning for Sidekiq 6.4, and acts as 20 s for 6.5, 7 and 8; the default
+// 60 s is above every floor, so a stuck process fails the first probe after
+// 60 s.
+func (r Rules) timeoutFor(p Process) time.Duration {
+	return max(r.HeartbeatTimeout, 2*heartbeatPeriod(sidekiqVersion(p)))
+}
+
+// heartbeatPeriod is Sidekiq's pause between beats for a version; an
+// unknown version gets the longer one.
+func heartbeatPeriod(version string) time.Duration {
+	major, minor, ok := majorMinor(version)
+	if ok && (major < 6 || major == 6 && minor < 5) {
+		return 5 * time.Second
+	}
+	return 10 * time.Second
+}
+
+// sidekiqVersion is info.version (written from Sidekiq 7 on), else the
+// version in the process title ("sidekiq 6.4.1 app [0 of 5 busy]", set at
+// each beat), else "".
+func sidekiqVersion(p Process) string {
+	if p.Heartbeat != nil && p.Heartbeat.Version != "" {
+		return p.Heartbeat.Version
+	}
+	if words := strings.Fields(p.Cmdline); len(words) > 1 && words[0] == "sidekiq" {
+		return words[1]
+	}
+	return ""
+}
+
+func majorMinor(version string) (major, minor int, ok bool) {
+	parts := strings.SplitN(version, ".", 3)
+	if len(parts) < 2 {
+		return 0, 0, false
+	}
+	major, errMajor := strconv.Atoi(parts[0])
+	minor, errMinor := strconv.Atoi(parts[1])
+	return major, minor, errMajor == nil && errMinor == nil
 }
 
 // Ready passes when the pod is live, Redis answers and no process is quiet.

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"sidekiq-probe.io/sidekiq-probe/contract"
+	"sidekiq-probe.io/sidekiq-probe/internal/testsidekiq"
 	"sidekiq-probe.io/sidekiq-probe/probeserver/procfs"
 )
 
@@ -183,5 +185,38 @@ func TestHistory_Observe(t *testing.T) {
 	later := h.Observe(Snapshot{At: back.Add(time.Second), Processes: []Process{noHeartbeat()}})
 	if got := later.LastBeat["worker-0:7:0123456789ab"]; !got.Equal(back.Add(-70 * time.Second)) {
 		t.Errorf("an expired hash lost the last beat: %v", got)
+	}
+}
+
+// No accepted timeout fails a healthy process of any version, whose beat is
+// at most one of its periods old (the longest measured, 11.34 s on 7/8 under
+// CPU-bound jobs); every timeout fails a process that missed two beats, and
+// the default fails it at the first probe after 60 s.
+func TestLive_EveryAcceptedTimeoutFitsEveryVersion(t *testing.T) {
+	now := t0.Add(time.Hour)
+	for _, v := range testsidekiq.Versions {
+		hb, err := parseHeartbeat(v.Hash(testsidekiq.Beat{Hostname: "worker-0", PID: 7, StartedAt: t0, At: now}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := Process{Process: procfs.Process{PID: 7, Started: t0, Cmdline: v.Title("app", 0, 5)},
+			Identity: "worker-0:7:0123456789ab", Heartbeat: hb}
+		at := func(age time.Duration) Snapshot { return Snapshot{At: now.Add(age), Processes: []Process{p}} }
+		for _, secs := range []int{MinHeartbeatTimeoutSeconds, 11, 15, 19, 20, 30, contract.DefaultHeartbeatTimeoutSeconds, 3600} {
+			r := Rules{HeartbeatTimeout: time.Duration(secs) * time.Second}
+			for age := time.Duration(0); age <= v.MaxPeriod(); age += 10 * time.Millisecond {
+				if got := Live(at(age), History{}, r); !got.OK {
+					t.Fatalf("Sidekiq %s, timeout %ds, beat %v old: %+v", v.Name, secs, age, got)
+				}
+			}
+			missedTwo := 2*v.MaxPeriod() + time.Second
+			if got := Live(at(max(missedTwo, r.HeartbeatTimeout+time.Millisecond)), History{}, r); got.OK {
+				t.Errorf("Sidekiq %s, timeout %ds: live after two missed beats", v.Name, secs)
+			}
+		}
+		def := Rules{HeartbeatTimeout: contract.DefaultHeartbeatTimeoutSeconds * time.Second}
+		if got := Live(at(60*time.Second+time.Millisecond), History{}, def); got.OK {
+			t.Errorf("Sidekiq %s: live with a beat just over the default 60 s", v.Name)
+		}
 	}
 }

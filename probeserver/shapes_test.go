@@ -1,21 +1,21 @@
 package probeserver
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"os/exec"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"sidekiq-probe.io/sidekiq-probe/internal/testsidekiq"
 )
 
-// Debian ships only Sidekiq 6.4, so these tests write the hashes Sidekiq 7
-// and 8 write into real Redis, for a stand-in process that carries Sidekiq's
-// title (sleep with argv[0] set to it).
+// Debian ships only Sidekiq 6.4, so these tests write the heartbeats each
+// Sidekiq line writes (the fixtures of internal/testsidekiq, from the
+// recorded facts) into real Redis, for a stand-in process that carries
+// Sidekiq's title (sleep with argv[0] set to it).
 
 func standIn(t testing.TB, p *testPod, title string) int {
 	t.Helper()
@@ -28,77 +28,83 @@ func standIn(t testing.TB, p *testPod, title string) int {
 	return cmd.Process.Pid
 }
 
-// writeBeat writes one heartbeat the way Sidekiq does, with info JSON and
-// extra fields as given, and its running jobs in workKey.
-func writeBeat(ctx context.Context, rdb *redis.Client, ns, id, info string, fields map[string]any, workKey string, jobs int) error {
-	key := func(k string) string {
-		if ns == "" {
-			return k
-		}
-		return ns + ":" + k
-	}
-	_, err := rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.SAdd(ctx, key("processes"), id)
-		f := map[string]any{"info": info, "busy": jobs, "beat": fmt.Sprintf("%f", float64(time.Now().UnixNano())/1e9), "quiet": "false", "rss": 51200, "rtt_us": 90}
-		for k, v := range fields {
-			f[k] = v
-		}
-		p.HSet(ctx, key(id), f)
-		p.Expire(ctx, key(id), time.Minute)
-		p.Del(ctx, key(id+":"+workKey))
-		for i := range jobs {
-			p.HSet(ctx, key(id+":"+workKey), fmt.Sprintf("tid%d", i), `{"queue":"default","payload":"{}","run_at":1}`)
-		}
-		return nil
-	})
-	return err
+// fakeSidekiq starts a stand-in titled as v's Sidekiq and returns the beat
+// it would write (started now, one "default" capsule of 5 threads); the
+// caller adjusts the beat and writes it with p.write.
+func (p *testPod) fakeSidekiq(v testsidekiq.Version, tag string) testsidekiq.Beat {
+	p.t.Helper()
+	pid := standIn(p.t, p, v.Title(tag, 0, 5))
+	return testsidekiq.Beat{Hostname: p.hostname, PID: pid, Tag: tag, StartedAt: time.Now()}
 }
 
-func TestRealRedis_Sidekiq7And8Shapes(t *testing.T) {
-	tests := map[string]struct {
-		version   string
-		namespace string
-		info      string // %d: pid, %f: started_at
-		fields    map[string]any
-		workKey   string
-		wantConc  string
-	}{
-		"Sidekiq 7.3 with capsules and :work": {
-			version: "7.3.10", workKey: "work", wantConc: "5",
-			info: `{"hostname":"h","started_at":%f,"pid":%d,"tag":"app","concurrency":5,"queues":["default"],"labels":[],"version":"7.3.10","embedded":false,"capsules":{"default":{"concurrency":5,"mode":"strict","weights":{"default":0}}}}`,
-		},
-		"Sidekiq 8.1.2 with its own concurrency field": {
-			version: "8.1.2", workKey: "work", wantConc: "8", fields: map[string]any{"concurrency": 8},
-			info: `{"hostname":"h","started_at":%f,"pid":%d,"tag":"app","queues":["default"],"labels":[],"version":"8.1.2","embedded":false,"capsules":{"default":{"mode":"strict","weights":{"default":0}}}}`,
-		},
-		"Sidekiq 6.4 under a redis-namespace prefix": {
-			version: "6.4.1", namespace: "myapp", workKey: "workers", wantConc: "3",
-			info: `{"hostname":"h","started_at":%f,"pid":%d,"tag":"app","concurrency":3,"queues":["default"],"labels":[]}`,
-		},
+func (p *testPod) write(v testsidekiq.Version, ns string, b testsidekiq.Beat) {
+	p.t.Helper()
+	if err := v.Write(p.ctx(), p.rdb, ns, b); err != nil {
+		p.t.Fatal(err)
 	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
+}
+
+// Every version's heartbeat, read from real Redis, passes the probes and
+// shows its concurrency and running jobs on /metrics.
+func TestRealRedis_EveryVersionsHeartbeat(t *testing.T) {
+	for _, v := range testsidekiq.Versions {
+		for _, ns := range []string{"", "myapp"} {
+			if ns != "" && v.Name >= "7" {
+				continue // redis-namespace was removed in Sidekiq 7
+			}
+			t.Run("Sidekiq "+v.Name+" namespace "+ns, func(t *testing.T) {
+				t.Parallel()
+				p := startPod(t, podOptions{namespace: ns})
+				b := p.fakeSidekiq(v, "app")
+				b.Capsules = map[string]int{"default": 3, "single": 1}
+				b.Jobs = []testsidekiq.Job{{Class: "A", RunAt: time.Now()}, {Class: "B", RunAt: time.Now()}}
+				p.write(v, ns, b)
+				for _, path := range []string{"/startupz", "/livez", "/readyz"} {
+					if a := p.get(path); a.code != http.StatusOK {
+						t.Errorf("%s = %d %+v", path, a.code, a.verdict)
+					}
+				}
+				metrics := p.getText("/metrics")
+				for _, want := range []string{
+					fmt.Sprintf(`sidekiq_probe_concurrency{pid="%d"} 4`, b.PID),
+					fmt.Sprintf(`sidekiq_probe_busy_jobs{pid="%d"} 2`, b.PID),
+				} {
+					if !strings.Contains(metrics, want) {
+						t.Errorf("/metrics lacks %s", want)
+					}
+				}
+			})
+		}
+	}
+}
+
+// The false 503 of issue 13: with the smallest accepted timeout (10 s), a
+// healthy Sidekiq whose beat is as late as any measured (11.34 s under
+// CPU-bound jobs on 7/8) stays live, and one that missed two beats fails,
+// naming the timeout it was judged by.
+func TestRealRedis_SmallestTimeoutFitsEveryVersion(t *testing.T) {
+	for _, v := range testsidekiq.Versions {
+		t.Run("Sidekiq "+v.Name, func(t *testing.T) {
 			t.Parallel()
-			p := startPod(t, podOptions{namespace: tc.namespace})
-			pid := standIn(t, p, "sidekiq "+tc.version+" app [2 of 5 busy]")
-			id := fmt.Sprintf("%s:%d:0123456789ab", p.hostname, pid)
-			info := fmt.Sprintf(tc.info, float64(time.Now().Unix()), pid)
-			if err := writeBeat(p.ctx(), p.rdb, tc.namespace, id, info, tc.fields, tc.workKey, 2); err != nil {
-				t.Fatal(err)
+			// The sidecar's clock runs ahead of the beat by what each
+			// step needs: a stand-in cannot have started in the past.
+			var ahead atomic.Int64
+			clock := func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }
+			p := startPod(t, podOptions{heartbeatTimeout: MinHeartbeatTimeoutSeconds * time.Second, clock: clock})
+			p.write(v, "", p.fakeSidekiq(v, ""))
+
+			ahead.Store(int64(v.MaxPeriod()))
+			if a := p.get("/livez"); a.code != http.StatusOK {
+				t.Errorf("beat %v old: /livez = %d %+v, want 200", v.MaxPeriod(), a.code, a.verdict)
 			}
-			for _, path := range []string{"/startupz", "/livez", "/readyz"} {
-				if a := p.get(path); a.code != http.StatusOK {
-					t.Errorf("%s = %d %+v", path, a.code, a.verdict)
-				}
+			period := 10 * time.Second
+			if v.Name == testsidekiq.Sidekiq64.Name {
+				period = 5 * time.Second
 			}
-			metrics := p.getText("/metrics")
-			for _, want := range []string{
-				fmt.Sprintf(`sidekiq_probe_concurrency{pid="%d"} %s`, pid, tc.wantConc),
-				fmt.Sprintf(`sidekiq_probe_busy_jobs{pid="%d"} 2`, pid),
-			} {
-				if !contains(metrics, want) {
-					t.Errorf("/metrics lacks %s", want)
-				}
+			ahead.Store(int64(2*period + time.Second))
+			a := p.get("/livez")
+			if want := fmt.Sprintf("(timeout %v)", 2*period); a.code != http.StatusServiceUnavailable || !strings.Contains(a.verdict.Reason, want) {
+				t.Errorf("two beats missed: /livez = %d %+v, want 503 saying %s", a.code, a.verdict, want)
 			}
 		})
 	}
@@ -109,12 +115,9 @@ func TestRealRedis_Sidekiq7And8Shapes(t *testing.T) {
 func TestRealRedis_ReusedPidIgnoresTheOlderProcessHash(t *testing.T) {
 	t.Parallel()
 	p := startPod(t, podOptions{})
-	pid := standIn(t, p, "sidekiq 6.4.1 app [0 of 5 busy]")
-	id := fmt.Sprintf("%s:%d:0ld0ld0ld0ld", p.hostname, pid)
-	info := fmt.Sprintf(`{"hostname":"h","started_at":%d,"pid":%d,"concurrency":5}`, time.Now().Add(-time.Hour).Unix(), pid)
-	if err := writeBeat(p.ctx(), p.rdb, "", id, info, nil, "workers", 0); err != nil {
-		t.Fatal(err)
-	}
+	b := p.fakeSidekiq(testsidekiq.Sidekiq64, "app")
+	b.Nonce, b.StartedAt = "0ld0ld0ld0ld", time.Now().Add(-time.Hour)
+	p.write(testsidekiq.Sidekiq64, "", b)
 	if a := p.get("/startupz"); a.code != http.StatusServiceUnavailable || a.verdict.Reason != "no heartbeat yet" {
 		t.Errorf("/startupz = %d %+v, want 503: the only hash predates the process", a.code, a.verdict)
 	}
