@@ -1,7 +1,6 @@
 package probeserver
 
 import (
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +12,7 @@ import (
 
 	"sidekiq-probe.io/sidekiq-probe/contract"
 	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
+	"sidekiq-probe.io/sidekiq-probe/internal/testsidekiq"
 )
 
 const testToken = Secret("0123456789abcdef0123456789abcdef")
@@ -22,13 +22,12 @@ const testToken = Secret("0123456789abcdef0123456789abcdef")
 // signals it got.
 func quietingStandIn(t *testing.T, p *testPod, signals *atomic.Int32) {
 	t.Helper()
-	pid := standIn(t, p, "sidekiq 6.4.1 app [0 of 5 busy]")
-	id := fmt.Sprintf("%s:%d:0123456789ab", p.hostname, pid)
-	info := fmt.Sprintf(`{"hostname":"h","started_at":%d,"pid":%d,"concurrency":5}`, time.Now().Unix(), pid)
-	testkit.Must(t, writeBeat(p.ctx(), p.rdb, "", id, info, nil, "workers", 0))
+	beat := p.fakeSidekiq(testsidekiq.Sidekiq64, "app")
+	p.write(testsidekiq.Sidekiq64, "", beat)
 	p.srv.signal = func(int, syscall.Signal) error {
 		signals.Add(1)
-		return writeBeat(p.ctx(), p.rdb, "", id, info, map[string]any{"quiet": "true"}, "workers", 0)
+		beat.Quiet = true
+		return testsidekiq.Sidekiq64.Write(p.ctx(), p.rdb, "", beat)
 	}
 }
 
@@ -160,9 +159,9 @@ func TestLive_QuietOutlivingAnyTerminationFails(t *testing.T) {
 	}
 
 	// The kubelet restarts Sidekiq: a process the drain never saw.
-	pid := standIn(t, p, "sidekiq 6.4.1 app [0 of 5 busy]")
-	info := fmt.Sprintf(`{"hostname":"h","started_at":%d,"pid":%d,"concurrency":5}`, time.Now().Unix(), pid)
-	testkit.Must(t, writeBeat(p.ctx(), p.rdb, "", fmt.Sprintf("%s:%d:ba9876543210", p.hostname, pid), info, nil, "workers", 0))
+	beat := p.fakeSidekiq(testsidekiq.Sidekiq64, "app")
+	beat.Nonce = "ba9876543210"
+	p.write(testsidekiq.Sidekiq64, "", beat)
 	if w := p.serve(contract.PathLive, nil); w.Code != http.StatusOK {
 		t.Errorf("/livez after Sidekiq started again = %d %s", w.Code, w.Body)
 	}
