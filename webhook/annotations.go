@@ -41,8 +41,10 @@ const (
 	// before the liveness probe fails, an integer 10..3600. Default: 60.
 	AnnotationHeartbeatTimeoutSeconds = "sidekiq-probe.io/heartbeat-timeout-seconds"
 
-	// AnnotationStatus is written by the mutation, never read as input: its
-	// value is StatusInjected once the pod has been injected.
+	// AnnotationStatus is written by the mutation: its value is
+	// StatusInjected once the pod has been injected. It is read only to
+	// allow a container named sidekiq-probe (the sidecar's name); nothing
+	// is skipped for it: an injected pod is completed all the same.
 	AnnotationStatus = "sidekiq-probe.io/status"
 )
 

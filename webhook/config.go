@@ -3,7 +3,6 @@ package webhook
 import (
 	"fmt"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -29,10 +28,6 @@ type Config struct {
 // sidekiqDefaultTimeout is Sidekiq's own default for -t.
 const sidekiqDefaultTimeout = 25
 
-// graceMargin is added to the job and shutdown times: time for the preStop
-// call, the SIGTERM delivery and Sidekiq pushing unfinished jobs back.
-const graceMargin = 15
-
 var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // parseConfig reads the annotations of a pod that asked for injection. The
@@ -42,9 +37,8 @@ func parseConfig(meta *metav1.ObjectMeta, spec *corev1.PodSpec, opts Options) (C
 	var warnings []string
 	cfg := Config{}
 
-	if spec.ShareProcessNamespace != nil && !*spec.ShareProcessNamespace {
-		return cfg, nil, &InvalidError{Field: "spec.shareProcessNamespace", Value: "false",
-			Accepted: "true or unset: the sidecar must see the Sidekiq process to signal it"}
+	if err := checkPodSpec(meta, spec); err != nil {
+		return cfg, nil, err
 	}
 
 	i, err := sidekiqContainer(a[AnnotationContainer], spec)
@@ -171,15 +165,18 @@ func shutdownTimeoutOf(a map[string]string, sidekiq *corev1.Container) (n int, w
 // checkPortFree denies a port another container already declares: the gem
 // sidekiq_alive and Sidekiq Enterprise's health check both listen on 7433.
 func checkPortFree(port int32, spec *corev1.PodSpec) error {
-	for _, c := range slices.Concat(spec.InitContainers, spec.Containers) {
-		if c.Name == contract.ContainerName {
-			continue
-		}
-		for _, p := range c.Ports {
-			if p.ContainerPort == port {
-				return &InvalidError{Field: AnnotationPort, Value: strconv.Itoa(int(port)),
-					Accepted: fmt.Sprintf("an integer %s that no container declares (container %q declares %d)",
-						portRange, c.Name, port)}
+	for _, cs := range [][]corev1.Container{spec.InitContainers, spec.Containers} {
+		for i := range cs {
+			c := &cs[i]
+			if c.Name == contract.ContainerName {
+				continue
+			}
+			for _, p := range c.Ports {
+				if p.ContainerPort == port {
+					return &InvalidError{Field: AnnotationPort, Value: strconv.Itoa(int(port)),
+						Accepted: fmt.Sprintf("an integer %s that no container declares (container %q declares %d)",
+							portRange, c.Name, port)}
+				}
 			}
 		}
 	}

@@ -6,6 +6,8 @@
 //
 //	shouldInject (mutate.go)   metadata only: annotated? mirror pod?  -> SkipReason
 //	parseConfig  (config.go)   annotations -> typed Config             -> *InvalidError
+//	             (podspec.go)  pods the sidecar cannot work in         -> *InvalidError
+//	preStopToken (token.go)    the sidecar's token, else a new one     -> token
 //	apply        (mutate.go)   the mutation, on a DeepCopy             -> warnings
 //
 // Mutate runs the three on a pod template (metadata + pod spec), so it
@@ -17,7 +19,8 @@
 //
 //   - annotations.go: every annotation key and the values it accepts.
 //   - Options: the webhook-wide flags (sidecar image, native sidecar,
-//     default max job seconds), checked by Options.Validate.
+//     default max job seconds), checked by Options.Validate, and the source
+//     of randomness for tokens.
 //   - Handler: the admission.Handler for pod creation, and the
 //     http.Handler that serves it (review.go: each review read once, with
 //     encoding/json/v2, decode.go). It reports every request as a Decision

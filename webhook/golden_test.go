@@ -21,7 +21,19 @@ func testOptions(name string) Options {
 		SidecarImage:         "sidekiq-probe/sidekiq-probe:test",
 		NativeSidecar:        !strings.HasPrefix(name, "non-native-"),
 		DefaultMaxJobSeconds: DefaultMaxJobSeconds,
+		Random:               fixedRandom{},
 	}
+}
+
+// fixedRandom gives the same bytes (0, 1, 2...) to every read, so every
+// token of a golden output is the same, and stable.
+type fixedRandom struct{}
+
+func (fixedRandom) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(i)
+	}
+	return len(p), nil
 }
 
 // TestMutateObject_Golden runs every testdata/<case>.in.yaml through

@@ -6,6 +6,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"sidekiq-probe.io/sidekiq-probe/contract"
 )
 
 func TestParsePod_GivesTheGracePeriodTheMutationSets(t *testing.T) {
@@ -16,11 +18,11 @@ func TestParsePod_GivesTheGracePeriodTheMutationSets(t *testing.T) {
 	}{
 		"annotations set both times": {
 			annotations: map[string]string{AnnotationMaxJobSeconds: "300", AnnotationShutdownTimeoutSeconds: "40"},
-			want:        300 + 40 + graceMargin,
+			want:        300 + 40 + contract.GraceMarginSeconds,
 		},
 		"the default max job and Sidekiq's -t flag": {
 			args: []string{"bundle", "exec", "sidekiq", "-t", "20"},
-			want: DefaultMaxJobSeconds + 20 + graceMargin,
+			want: DefaultMaxJobSeconds + 20 + contract.GraceMarginSeconds,
 		},
 	}
 	opts := Options{SidecarImage: "sidekiq-probe/sidekiq-probe:test", NativeSidecar: true, DefaultMaxJobSeconds: DefaultMaxJobSeconds}

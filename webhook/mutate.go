@@ -33,8 +33,12 @@ func Mutate(tmpl *corev1.PodTemplateSpec, opts Options) (*corev1.PodTemplateSpec
 	if err != nil {
 		return tmpl, Outcome{}, err
 	}
+	token, err := preStopToken(&tmpl.Spec, opts.random())
+	if err != nil {
+		return tmpl, Outcome{}, err
+	}
 	out := tmpl.DeepCopy()
-	warnings = append(warnings, apply(out, cfg, opts)...)
+	warnings = append(warnings, apply(out, cfg, token, opts)...)
 	if equality.Semantic.DeepEqual(tmpl, out) {
 		return tmpl, Outcome{Skip: AlreadyInjected, Warnings: warnings}, nil
 	}
@@ -58,29 +62,31 @@ func shouldInject(meta *metav1.ObjectMeta) (SkipReason, error) {
 	return NotSkipped, nil
 }
 
-// apply is the mutation proper, on a copy.
-func apply(t *corev1.PodTemplateSpec, cfg Config, opts Options) []string {
+// apply is the mutation proper, on a copy. token is the pod's preStop
+// token, shared by the sidecar and the Sidekiq container's preStop hook.
+func apply(t *corev1.PodTemplateSpec, cfg Config, token string, opts Options) []string {
 	spec := &t.Spec
 	spec.ShareProcessNamespace = ptr.To(true)
 
 	sidekiq := &spec.Containers[cfg.Container]
-	warnings := setProbes(sidekiq, cfg.Port)
+	warnings := setProbes(sidekiq, cfg.Port, token)
 	uid := effectiveUID(sidekiq, spec.SecurityContext)
 	if uid != nil && *uid == 0 {
 		warnings = append(warnings, fmt.Sprintf("container %q runs as root, which the sidecar may not (Pod Security restricted): the sidecar runs as its image's user and cannot signal Sidekiq directly", sidekiq.Name))
 	}
 
 	// Complete the sidecar where it is, never add a second one.
+	// (parseConfig denied a sidekiq-probe container the webhook did not add.)
 	var redisWarning string
 	switch c := findContainer(spec.InitContainers); {
 	case c != nil:
-		redisWarning = completeSidecar(c, sidekiq, uid, cfg, opts)
+		redisWarning = completeSidecar(c, sidekiq, uid, cfg, token, opts)
 		c.RestartPolicy = ptr.To(corev1.ContainerRestartPolicyAlways)
 	case findContainer(spec.Containers) != nil:
-		redisWarning = completeSidecar(findContainer(spec.Containers), sidekiq, uid, cfg, opts)
+		redisWarning = completeSidecar(findContainer(spec.Containers), sidekiq, uid, cfg, token, opts)
 	default:
 		var c corev1.Container
-		redisWarning = completeSidecar(&c, sidekiq, uid, cfg, opts)
+		redisWarning = completeSidecar(&c, sidekiq, uid, cfg, token, opts)
 		// Appended, not prepended: the indexes of the user's containers stay
 		// put, and a native sidecar still starts after the user's init
 		// containers but before Sidekiq.

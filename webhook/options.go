@@ -1,9 +1,13 @@
 package webhook
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
+
+	"sidekiq-probe.io/sidekiq-probe/contract"
 )
 
 // Options are the webhook-wide settings (the flags of the binary), shared by
@@ -17,10 +21,13 @@ type Options struct {
 	NativeSidecar bool
 	// DefaultMaxJobSeconds is used when a pod has no AnnotationMaxJobSeconds.
 	DefaultMaxJobSeconds int
+	// Random is where preStop tokens come from; nil means crypto/rand.
+	// Tests give a fixed reader so that their outputs are stable.
+	Random io.Reader
 }
 
 // DefaultMaxJobSeconds is the default of Options.DefaultMaxJobSeconds.
-const DefaultMaxJobSeconds = 60
+const DefaultMaxJobSeconds = contract.DefaultMaxJobSeconds
 
 // Validate reports every bad option at once, each naming the flag.
 func (o Options) Validate() error {
@@ -33,4 +40,12 @@ func (o Options) Validate() error {
 			o.DefaultMaxJobSeconds, maxJobRange))
 	}
 	return errors.Join(errs...)
+}
+
+// random is the source of preStop tokens.
+func (o Options) random() io.Reader {
+	if o.Random == nil {
+		return rand.Reader
+	}
+	return o.Random
 }

@@ -53,8 +53,10 @@ func isOurs(h corev1.ProbeHandler, path string, port int32) bool {
 }
 
 // setProbes gives the Sidekiq container its probes and preStop hook, keeping
-// any the user set, with a warning.
-func setProbes(c *corev1.Container, port int32) []string {
+// any the user set, with a warning. Our hook carries the pod's preStop
+// token in its header: the kubelet sends it, and the sidecar answers
+// /prestop to no one else.
+func setProbes(c *corev1.Container, port int32, token string) []string {
 	var warnings []string
 	keep := func(what string) {
 		warnings = append(warnings, fmt.Sprintf("container %q already has a %s: it is kept, the sidecar's is not used", c.Name, what))
@@ -75,11 +77,15 @@ func setProbes(c *corev1.Container, port int32) []string {
 		c.Lifecycle = &corev1.Lifecycle{}
 	}
 	switch pre := c.Lifecycle.PreStop; {
-	case pre == nil:
+	case pre == nil || isOurs(corev1.ProbeHandler{HTTPGet: pre.HTTPGet}, contract.PathPreStop, port):
+		// Ours is rewritten whole: the header always carries this token.
 		h := httpGet(contract.PathPreStop, port)
+		h.HTTPGet.HTTPHeaders = []corev1.HTTPHeader{{Name: contract.HeaderPreStopToken, Value: token}}
 		c.Lifecycle.PreStop = &corev1.LifecycleHandler{HTTPGet: h.HTTPGet}
-	case !isOurs(corev1.ProbeHandler{HTTPGet: pre.HTTPGet}, contract.PathPreStop, port):
-		keep("preStop hook")
+	default:
+		warnings = append(warnings, fmt.Sprintf("container %q already has a preStop hook: it is kept, the sidecar's is not used;"+
+			" the sidecar's /prestop answers only a request with header %s set to the sidecar's %s",
+			c.Name, contract.HeaderPreStopToken, contract.EnvPreStopToken))
 	}
 	return warnings
 }

@@ -6,7 +6,6 @@ import (
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/utils/ptr"
 
@@ -17,25 +16,32 @@ import (
 // is the webhook, both binaries sharing one image.
 var sidecarCommand = []string{"/sidekiq-probe"}
 
-// completeSidecar makes c the probe sidecar for cfg. It sets what the
-// webhook owns (image, command, its port and environment) and fills what the
-// user may tune (resources, security context) only when unset, so running
-// it again on its own output changes nothing.
+// completeSidecar makes c the probe sidecar for cfg. It resets what the
+// webhook owns (image, command, args, port and its environment) and fills
+// what the user may tune (resources, security context) only when unset, so
+// running it again on its own output changes nothing.
 // It returns a warning when Sidekiq's Redis URL variable is nowhere declared.
-func completeSidecar(c, sidekiq *corev1.Container, uid *int64, cfg Config, opts Options) (warning string) {
+func completeSidecar(c, sidekiq *corev1.Container, uid *int64, cfg Config, token string, opts Options) (warning string) {
 	c.Name = contract.ContainerName
 	c.Image = opts.SidecarImage
 	c.Command = slices.Clone(sidecarCommand)
-	setPort(c, corev1.ContainerPort{Name: contract.PortName, ContainerPort: cfg.Port, Protocol: corev1.ProtocolTCP})
+	// Flags win over the environment: a user's --port=9999 would break
+	// every probe, so no argument survives.
+	c.Args = nil
+	c.Ports = []corev1.ContainerPort{{Name: contract.PortName, ContainerPort: cfg.Port, Protocol: corev1.ProtocolTCP}}
 
-	setEnv(c, corev1.EnvVar{Name: contract.EnvPodName, ValueFrom: &corev1.EnvVarSource{
-		FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.name"}}})
-	setEnv(c, corev1.EnvVar{Name: contract.EnvPort, Value: strconv.Itoa(int(cfg.Port))})
-	setEnv(c, corev1.EnvVar{Name: contract.EnvMaxJobSeconds, Value: strconv.Itoa(cfg.MaxJobSeconds)})
-	setEnv(c, corev1.EnvVar{Name: contract.EnvHeartbeatTimeoutSeconds, Value: strconv.Itoa(cfg.HeartbeatTimeoutSeconds)})
-	setEnv(c, corev1.EnvVar{Name: contract.EnvQuietSignal, Value: cfg.QuietSignal})
-	setEnv(c, corev1.EnvVar{Name: contract.EnvRedisURLEnv, Value: cfg.RedisURLEnv})
-	if !copyRedisURL(c, sidekiq, cfg.RedisURLEnv) {
+	env := sidecarEnv(cfg, token)
+	redisURL, declared := lastEnv(sidekiq.Env, cfg.RedisURLEnv)
+	if declared {
+		// Exactly as Sidekiq gets it (value or valueFrom).
+		env = append(env, *redisURL.DeepCopy())
+	}
+	c.Env = setEnv(c.Env, env)
+	if !declared {
+		// Else it may come from any of Sidekiq's envFrom sources.
+		c.EnvFrom = mergeEnvFrom(c.EnvFrom, sidekiq.EnvFrom)
+	}
+	if !declared && len(sidekiq.EnvFrom) == 0 {
 		warning = fmt.Sprintf("container %q declares no %s, neither in env nor through envFrom: the sidecar falls back to its default Redis URL, as Sidekiq does",
 			sidekiq.Name, cfg.RedisURLEnv)
 	}
@@ -55,6 +61,21 @@ func completeSidecar(c, sidekiq *corev1.Container, uid *int64, cfg Config, opts 
 		c.SecurityContext = restrictedSecurityContext(uid)
 	}
 	return warning
+}
+
+// sidecarEnv is the sidecar's settings, in the order they are added.
+func sidecarEnv(cfg Config, token string) []corev1.EnvVar {
+	return []corev1.EnvVar{
+		{Name: contract.EnvPodName, ValueFrom: &corev1.EnvVarSource{
+			FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.name"}}},
+		{Name: contract.EnvPort, Value: strconv.Itoa(int(cfg.Port))},
+		{Name: contract.EnvMaxJobSeconds, Value: strconv.Itoa(cfg.MaxJobSeconds)},
+		{Name: contract.EnvShutdownTimeoutSeconds, Value: strconv.Itoa(cfg.ShutdownTimeoutSeconds)},
+		{Name: contract.EnvHeartbeatTimeoutSeconds, Value: strconv.Itoa(cfg.HeartbeatTimeoutSeconds)},
+		{Name: contract.EnvQuietSignal, Value: cfg.QuietSignal},
+		{Name: contract.EnvRedisURLEnv, Value: cfg.RedisURLEnv},
+		{Name: contract.EnvPreStopToken, Value: token},
+	}
 }
 
 // restrictedSecurityContext passes Pod Security "restricted". The sidecar
@@ -86,44 +107,93 @@ func effectiveUID(c *corev1.Container, pod *corev1.PodSecurityContext) *int64 {
 	return nil
 }
 
-// copyRedisURL gives the sidecar the Redis URL exactly as Sidekiq gets it:
-// the variable as declared (value or valueFrom), else the envFrom sources it
-// may come from. It reports false when Sidekiq has neither.
-func copyRedisURL(c, sidekiq *corev1.Container, name string) bool {
-	for _, e := range sidekiq.Env {
-		if e.Name == name {
-			setEnv(c, *e.DeepCopy())
-			return true
+// lastEnv is the entry of that name the container gets: the last one.
+func lastEnv(env []corev1.EnvVar, name string) (*corev1.EnvVar, bool) {
+	for i := len(env) - 1; i >= 0; i-- {
+		if env[i].Name == name {
+			return &env[i], true
 		}
 	}
-	for _, src := range sidekiq.EnvFrom {
-		if !slices.ContainsFunc(c.EnvFrom, func(have corev1.EnvFromSource) bool {
-			return equality.Semantic.DeepEqual(have, src)
-		}) {
-			c.EnvFrom = append(c.EnvFrom, *src.DeepCopy())
-		}
-	}
-	return len(sidekiq.EnvFrom) > 0
+	return nil, false
 }
 
-// setEnv replaces the variable of that name, or appends it.
-func setEnv(c *corev1.Container, e corev1.EnvVar) {
-	for i := range c.Env {
-		if c.Env[i].Name == e.Name {
-			c.Env[i] = e
-			return
+// setEnv puts ours into env, in one pass: each of ours replaces the first
+// entry of its name, where it stands, and later entries of that name are
+// dropped (the last one would win); ours not yet there are appended in
+// order. The user's other variables stay where they are.
+func setEnv(env, ours []corev1.EnvVar) []corev1.EnvVar {
+	index := make(map[string]int, len(ours))
+	for i, e := range ours {
+		index[e.Name] = i
+	}
+	placed := make([]bool, len(ours))
+	out := make([]corev1.EnvVar, 0, len(env)+len(ours))
+	for _, e := range env {
+		i, owned := index[e.Name]
+		switch {
+		case !owned:
+			out = append(out, e)
+		case !placed[i]:
+			out, placed[i] = append(out, ours[i]), true
 		}
 	}
-	c.Env = append(c.Env, e)
+	for i, e := range ours {
+		if !placed[i] {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
-// setPort replaces the port of that name, or appends it.
-func setPort(c *corev1.Container, p corev1.ContainerPort) {
-	for i := range c.Ports {
-		if c.Ports[i].Name == p.Name {
-			c.Ports[i] = p
-			return
+// mergeEnvFrom appends to have each source of add it does not hold yet,
+// looked up in a set: a pod may list thousands of sources.
+func mergeEnvFrom(have, add []corev1.EnvFromSource) []corev1.EnvFromSource {
+	if len(add) == 0 {
+		return have
+	}
+	seen := make(map[envFromKey]bool, len(have)+len(add))
+	for _, s := range have {
+		seen[keyOfEnvFrom(s)] = true
+	}
+	for _, s := range add {
+		if k := keyOfEnvFrom(s); !seen[k] {
+			seen[k] = true
+			have = append(have, *s.DeepCopy())
 		}
 	}
-	c.Ports = append(c.Ports, p)
+	return have
+}
+
+// envFromKey holds every field of an EnvFromSource, pointers read through,
+// so two sources have the same key exactly when they are semantically equal.
+type envFromKey struct {
+	prefix            string
+	configMap, secret refKey
+}
+
+type refKey struct {
+	set      bool
+	name     string
+	optional int8 // 0 unset, 1 false, 2 true
+}
+
+func keyOfEnvFrom(s corev1.EnvFromSource) envFromKey {
+	k := envFromKey{prefix: s.Prefix}
+	if r := s.ConfigMapRef; r != nil {
+		k.configMap = refKey{set: true, name: r.Name, optional: optionalKey(r.Optional)}
+	}
+	if r := s.SecretRef; r != nil {
+		k.secret = refKey{set: true, name: r.Name, optional: optionalKey(r.Optional)}
+	}
+	return k
+}
+
+func optionalKey(b *bool) int8 {
+	switch {
+	case b == nil:
+		return 0
+	case !*b:
+		return 1
+	}
+	return 2
 }

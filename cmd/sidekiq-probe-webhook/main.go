@@ -4,12 +4,14 @@
 package main
 
 import (
+	"crypto/rand"
 	"fmt"
 	"io"
 	"os"
 	"slices"
 	"strings"
 
+	"sidekiq-probe.io/sidekiq-probe/webhook"
 	"sidekiq-probe.io/sidekiq-probe/webhook/inject"
 )
 
@@ -23,7 +25,7 @@ type command func(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 func commands() map[string]command {
 	return map[string]command{
 		"inject": func(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-			return inject.Main(args, stdin, stdout, stderr, defaultImage())
+			return inject.Main(args, stdin, stdout, stderr, webhook.Options{SidecarImage: defaultImage(), Random: rand.Reader})
 		},
 		"serve":  serve,
 		"doctor": doctorCmd,

@@ -10,6 +10,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
+	"sidekiq-probe.io/sidekiq-probe/contract"
 	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
 )
 
@@ -43,6 +44,7 @@ func checkGolden(t *testing.T, client kubernetes.Interface, labelled, unlabelled
 
 	got, err := client.CoreV1().Pods(labelled).Create(ctx, in, metav1.CreateOptions{})
 	testkit.Must(t, err)
+	useToken(t, got, preStopToken(t, out))
 	want, err := client.CoreV1().Pods(unlabelled).Create(ctx, out, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 	testkit.Must(t, err)
 	if !equality.Semantic.DeepEqual(stored(got), stored(want)) {
@@ -59,6 +61,53 @@ func checkGolden(t *testing.T, client kubernetes.Interface, labelled, unlabelled
 	if equality.Semantic.DeepEqual(stored(plain), stored(want)) {
 		t.Fatalf("the golden output of %s stores like its input: the comparison proves nothing", name)
 	}
+}
+
+// preStopToken is the sidecar's preStop token; the Sidekiq container's
+// preStop header, unless the pod kept a hook of its own, must be the same.
+func preStopToken(t *testing.T, pod *corev1.Pod) string {
+	t.Helper()
+	env, header := tokenFields(pod)
+	if env == nil || (header != nil && *header != *env) {
+		t.Fatalf("pod %s: the sidecar's %s is missing or differs from the preStop hook's %s",
+			pod.Name, contract.EnvPreStopToken, contract.HeaderPreStopToken)
+	}
+	return *env
+}
+
+// useToken puts token in place of the pod's own: the webhook draws a random
+// one, the golden files have the fixed one of a fixed reader.
+func useToken(t *testing.T, pod *corev1.Pod, token string) {
+	t.Helper()
+	if preStopToken(t, pod) == token {
+		t.Fatalf("pod %s has the golden files' fixed token: the webhook must draw its own", pod.Name)
+	}
+	env, header := tokenFields(pod)
+	*env = token
+	if header != nil {
+		*header = token
+	}
+}
+
+// tokenFields points at the token's two places in pod, nil where absent.
+func tokenFields(pod *corev1.Pod) (env, header *string) {
+	for _, cs := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for i := range cs {
+			for j := range cs[i].Env {
+				if cs[i].Name == contract.ContainerName && cs[i].Env[j].Name == contract.EnvPreStopToken {
+					env = &cs[i].Env[j].Value
+				}
+			}
+			if l := cs[i].Lifecycle; l != nil && l.PreStop != nil && l.PreStop.HTTPGet != nil {
+				for j, h := range l.PreStop.HTTPGet.HTTPHeaders {
+					if h.Name == contract.HeaderPreStopToken {
+						header = &l.PreStop.HTTPGet.HTTPHeaders[j].Value
+					}
+				}
+			}
+		}
+	}
+	return env, header
 }
 
 // goldenPod reads a golden file (webhook/testdata) as a Pod.

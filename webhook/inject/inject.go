@@ -25,8 +25,10 @@ type Config struct {
 	Options webhook.Options
 }
 
-func parseConfig(args []string, defaultImage string, stderr io.Writer) (Config, error) {
-	cfg := Config{Options: webhook.Options{SidecarImage: defaultImage}}
+// parseConfig reads the command line over base, which gives the flags'
+// defaults and what no flag sets (where tokens come from).
+func parseConfig(args []string, base webhook.Options, stderr io.Writer) (Config, error) {
+	cfg := Config{Options: base}
 	fs := flag.NewFlagSet("inject", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -37,7 +39,7 @@ func parseConfig(args []string, defaultImage string, stderr io.Writer) (Config, 
 	}
 	fs.StringVar(&cfg.File, "f", "", "manifest file to read, - for standard input (YAML or JSON, several documents, v1 List)")
 	fs.StringVar(&cfg.Output, "o", "yaml", "output format: yaml or json")
-	fs.StringVar(&cfg.Options.SidecarImage, "sidecar-image", defaultImage, "image of the sidecar container")
+	fs.StringVar(&cfg.Options.SidecarImage, "sidecar-image", base.SidecarImage, "image of the sidecar container")
 	fs.BoolVar(&cfg.Options.NativeSidecar, "native-sidecar", true, "inject a native sidecar (init container with restartPolicy Always); false: a regular container")
 	fs.IntVar(&cfg.Options.DefaultMaxJobSeconds, "default-max-job-seconds", webhook.DefaultMaxJobSeconds, "max job time for pods without "+webhook.AnnotationMaxJobSeconds)
 	if err := fs.Parse(args); err != nil {
@@ -59,8 +61,10 @@ func parseConfig(args []string, defaultImage string, stderr io.Writer) (Config, 
 
 // Main runs the command and returns its exit status: 0 when done, 1 when an
 // object is invalid (nothing is printed then), 2 for a bad command line.
-func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, defaultImage string) int {
-	cfg, err := parseConfig(args, defaultImage, stderr)
+// base.SidecarImage is the default of --sidecar-image; base.Random is where
+// preStop tokens come from (nil: crypto/rand).
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, base webhook.Options) int {
+	cfg, err := parseConfig(args, base, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}

@@ -7,11 +7,25 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"sidekiq-probe.io/sidekiq-probe/contract"
+	"sidekiq-probe.io/sidekiq-probe/webhook"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/ from the current output")
 
-const testImage = "sidekiq-probe/sidekiq-probe:test"
+// testOptions are the defaults Main gets: the test image, and the same
+// bytes for every token so that the golden outputs are stable.
+var testOptions = webhook.Options{SidecarImage: "sidekiq-probe/sidekiq-probe:test", Random: fixedRandom{}}
+
+type fixedRandom struct{}
+
+func (fixedRandom) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(i)
+	}
+	return len(p), nil
+}
 
 // TestMain_Golden runs the command end to end. Its standard output and
 // error are compared with testdata/<golden>.stdout and .stderr.
@@ -54,7 +68,7 @@ func TestMain_Golden(t *testing.T) {
 				stdin.Reset(b)
 			}
 			var stdout, stderr bytes.Buffer
-			code := Main(tc.args, &stdin, &stdout, &stderr, testImage)
+			code := Main(tc.args, &stdin, &stdout, &stderr, testOptions)
 			if code != tc.wantCode {
 				t.Errorf("exit status %d, want %d; stderr:\n%s", code, tc.wantCode, &stderr)
 			}
@@ -65,13 +79,15 @@ func TestMain_Golden(t *testing.T) {
 }
 
 // TestMain_Idempotent feeds the command its own output: nothing changes and
-// no sidecar is added twice.
+// no sidecar is added twice. Tokens come from crypto/rand here, so the
+// second pass would print another token if it did not keep the first.
 func TestMain_Idempotent(t *testing.T) {
+	opts := webhook.Options{SidecarImage: testOptions.SidecarImage}
 	var once, twice, stderr bytes.Buffer
-	if code := Main([]string{"-f", "testdata/several-documents.yaml"}, nil, &once, &stderr, testImage); code != 0 {
+	if code := Main([]string{"-f", "testdata/several-documents.yaml"}, nil, &once, &stderr, opts); code != 0 {
 		t.Fatalf("exit status %d: %s", code, &stderr)
 	}
-	if code := Main([]string{"-f", "-"}, bytes.NewReader(once.Bytes()), &twice, &stderr, testImage); code != 0 {
+	if code := Main([]string{"-f", "-"}, bytes.NewReader(once.Bytes()), &twice, &stderr, opts); code != 0 {
 		t.Fatalf("exit status %d: %s", code, &stderr)
 	}
 	if once.String() != twice.String() {
@@ -79,6 +95,9 @@ func TestMain_Idempotent(t *testing.T) {
 	}
 	if n := strings.Count(twice.String(), "- /sidekiq-probe\n"); n != 1 {
 		t.Errorf("%d sidekiq-probe sidecars, want 1", n)
+	}
+	if n := strings.Count(twice.String(), "name: "+contract.EnvPreStopToken); n != 1 {
+		t.Errorf("%d preStop token variables, want 1", n)
 	}
 }
 
