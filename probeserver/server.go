@@ -130,9 +130,10 @@ func (s *Server) look(ctx context.Context) (Snapshot, History, error) {
 // container it gets SIGTERM together with Sidekiq, and a preStop or probe
 // still in flight must find it there.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	limit := newConnLimit(ln, maxConns)
+	srv := newHTTPServer(s.Handler(), limit)
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- srv.Serve(limit) }()
 	select {
 	case err := <-served:
 		return err
