@@ -8,7 +8,9 @@
 //
 // The files follow the flow of a probe: config.go (settings), observe.go (one
 // look at /proc and one pipelined Redis round trip, giving a Snapshot),
-// heartbeat.go (reading Sidekiq's hash, whatever its version), rules.go (the
-// pure decisions), drain.go (preStop), server.go (HTTP and shutdown) and
-// metrics.go.
+// scan.go (finding a new process's identity, and which Redis errors are
+// answers), heartbeat.go (reading Sidekiq's hash, whatever its version),
+// rules.go (the pure decisions), drain.go (preStop), token.go (who may call
+// it), server.go (HTTP and shutdown), listener.go (what connections may
+// cost) and metrics.go.
 package probeserver

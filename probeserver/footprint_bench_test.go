@@ -129,7 +129,7 @@ func sidecarCommands(b *testing.B, rdb *redis.Client) int {
 	total := 0
 	for _, line := range strings.Split(stats, "\n") {
 		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":")
-		if !ok || (name != "cmdstat_hgetall" && name != "cmdstat_hlen" && name != "cmdstat_smembers") {
+		if !ok || (name != "cmdstat_hmget" && name != "cmdstat_hlen" && name != "cmdstat_sscan") {
 			continue
 		}
 		calls, _, _ := strings.Cut(strings.TrimPrefix(rest, "calls="), ",")

@@ -31,8 +31,25 @@ type heartbeatInfo struct {
 	} `json:"capsules"`
 }
 
-// parseHeartbeat reads the fields of a process hash (HGETALL). An empty hash
-// means there is none: it expired or was never written.
+// heartbeatFields are the fields of a process hash that parseHeartbeat reads,
+// fetched by HMGET: never the whole hash, which anyone who may write to Redis
+// can pad (200k fields made HGETALL miss every probe's deadline).
+var heartbeatFields = []string{"info", "beat", "busy", "quiet", "concurrency"}
+
+// fieldsOf pairs an HMGET reply of heartbeatFields with their names, leaving
+// out the missing ones.
+func fieldsOf(values []any) map[string]string {
+	h := make(map[string]string, len(heartbeatFields))
+	for i, v := range values {
+		if s, ok := v.(string); ok && i < len(heartbeatFields) {
+			h[heartbeatFields[i]] = s
+		}
+	}
+	return h
+}
+
+// parseHeartbeat reads the fields of a process hash (heartbeatFields). An
+// empty hash means there is none: it expired or was never written.
 func parseHeartbeat(h map[string]string) (*Heartbeat, error) {
 	if len(h) == 0 {
 		return nil, nil

@@ -54,6 +54,9 @@ type Observer struct {
 
 	mu    sync.Mutex
 	known map[int]knownIdentity // by pid
+
+	scanning sync.Mutex // held by the one look that scans "processes"
+	pass     scanPass   // the scan in progress, carried across looks
 }
 
 type knownIdentity struct {
@@ -120,52 +123,45 @@ func (o *Observer) key(k string) string {
 	return o.Namespace + ":" + k
 }
 
-// read fills in identities and heartbeats. Processes with a known identity and
-// the "processes" set (when some identity is unknown) go in one pipeline;
-// candidates found in the set cost a second one, once per process.
+// read fills in identities and heartbeats: the processes with a known
+// identity in one pipeline; the others, while some are unknown, through a
+// scan of the "processes" set (scan.go) and a pipeline of its candidates.
 func (o *Observer) read(ctx context.Context, procs []Process) error {
 	var known []*Process
-	unknown := false
+	unknown := map[int]bool{}
 	for i := range procs {
 		if procs[i].Identity != "" {
 			known = append(known, &procs[i])
 		} else {
-			unknown = true
+			unknown[procs[i].PID] = true
 		}
 	}
-	var members *redis.StringSliceCmd
-	reads, err := o.pipeline(ctx, identities(known), func(p redis.Pipeliner) {
-		if unknown {
-			members = p.SMembers(ctx, o.key("processes"))
-		}
-	})
+	reads, err := o.pipeline(ctx, identities(known))
 	if err != nil {
 		return err
 	}
 	for i, p := range known {
 		o.fill(p, reads[i])
 	}
-	if !unknown {
+	if len(unknown) == 0 {
 		return nil
 	}
-	return o.discover(ctx, procs, members.Val())
+	candidates, complete, err := o.scan(ctx, unknown)
+	if err != nil || !complete {
+		return err
+	}
+	return o.discover(ctx, procs, candidates)
 }
 
-// discover joins processes without an identity to identities of the set
-// "hostname:pid:nonce". A reused pid (a restarted pod with a stable name) can
-// leave older identities with the same prefix; the one whose started_at is not
-// older than the process and whose beat is newest wins.
-func (o *Observer) discover(ctx context.Context, procs []Process, members []string) error {
-	var candidates []string
-	for _, m := range members {
-		if strings.HasPrefix(m, o.Hostname+":") {
-			candidates = append(candidates, m)
-		}
-	}
+// discover joins processes without an identity to the candidate identities
+// "hostname:pid:nonce" the scan found. A reused pid (a restarted pod with a
+// stable name) can leave older identities with the same prefix; the one whose
+// started_at is not older than the process and whose beat is newest wins.
+func (o *Observer) discover(ctx context.Context, procs []Process, candidates []string) error {
 	if len(candidates) == 0 {
 		return nil
 	}
-	reads, err := o.pipeline(ctx, candidates, nil)
+	reads, err := o.pipeline(ctx, candidates)
 	if err != nil {
 		return err
 	}
@@ -196,28 +192,29 @@ func (o *Observer) discover(ctx context.Context, procs []Process, members []stri
 
 // hashRead holds one identity's commands in a pipeline.
 type hashRead struct {
-	hash         *redis.MapStringStringCmd
+	hash         *redis.SliceCmd
 	work, worker *redis.IntCmd
 }
 
-// pipeline sends HGETALL plus the sizes of both work hashes (":work" since
-// 6.5, ":workers" in 6.4) per identity, and extra commands, in one round trip.
-func (o *Observer) pipeline(ctx context.Context, ids []string, extra func(redis.Pipeliner)) ([]hashRead, error) {
+// pipeline sends HMGET of the heartbeat's fields plus the sizes of both work
+// hashes (":work" since 6.5, ":workers" in 6.4) per identity, in one round
+// trip. Every command is O(1) whatever the hash holds.
+func (o *Observer) pipeline(ctx context.Context, ids []string) ([]hashRead, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
 	reads := make([]hashRead, len(ids))
-	_, err := o.Redis.Pipelined(ctx, func(p redis.Pipeliner) error {
-		if extra != nil {
-			extra(p)
-		}
+	cmds, err := o.Redis.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, id := range ids {
 			reads[i] = hashRead{
-				hash:   p.HGetAll(ctx, o.key(id)),
+				hash:   p.HMGet(ctx, o.key(id), heartbeatFields...),
 				work:   p.HLen(ctx, o.key(id+":work")),
 				worker: p.HLen(ctx, o.key(id+":workers")),
 			}
 		}
 		return nil
 	})
-	if err != nil && err != redis.Nil {
+	if err := unanswered(err, cmds); err != nil {
 		return nil, err
 	}
 	return reads, nil
@@ -228,7 +225,7 @@ func (o *Observer) pipeline(ctx context.Context, ids []string, extra func(redis.
 // A hash that does not parse counts as missing: it says nothing about health,
 // and Redis did answer.
 func (o *Observer) fill(p *Process, r hashRead) {
-	hb, err := parseHeartbeat(r.hash.Val())
+	hb, err := parseHeartbeat(fieldsOf(r.hash.Val()))
 	if err != nil {
 		hb = nil
 	}

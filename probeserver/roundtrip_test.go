@@ -19,9 +19,9 @@ import (
 )
 
 // A probe of a healthy pod costs Redis one round trip: once the sidecar
-// knows Sidekiq's identity, HGETALL and the two HLENs go in one pipeline.
-// The first probe costs more (connecting, then the "processes" set to learn
-// the identity) and is not counted.
+// knows Sidekiq's identity, HMGET of the heartbeat's fields and the two
+// HLENs go in one pipeline. The first probe costs more (connecting, then a
+// scan of the "processes" set to learn the identity) and is not counted.
 func TestProbe_OneRedisRoundTripOnceTheIdentityIsKnown(t *testing.T) {
 	t.Parallel()
 	p := startPod(t, podOptions{})
@@ -49,7 +49,7 @@ func TestProbe_OneRedisRoundTripOnceTheIdentityIsKnown(t *testing.T) {
 		}
 		trips, cmds := counter.trips.Load()-before, counter.commands.Load()-beforeCmds
 		if trips != 1 || cmds != 3 {
-			t.Errorf("%s (probe %d): %d round trips, %d commands; want 1 round trip of 3 (HGETALL, HLEN :work, HLEN :workers)",
+			t.Errorf("%s (probe %d): %d round trips, %d commands; want 1 round trip of 3 (HMGET, HLEN :work, HLEN :workers)",
 				path, i+1, trips, cmds)
 		}
 	}
