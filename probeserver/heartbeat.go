@@ -10,22 +10,38 @@ import (
 
 // Heartbeat is what one Sidekiq process last wrote about itself.
 type Heartbeat struct {
-	Beat        time.Time // when it was written, by Sidekiq's clock (same node)
-	StartedAt   time.Time // when Sidekiq started, from info.started_at
-	Busy        int       // jobs running at that beat
+	Beat      time.Time // when it was written, by Sidekiq's clock (same node)
+	StartedAt time.Time // when Sidekiq started, from info.started_at
+	Busy      int       // jobs running at that beat
+	// Concurrency is the process's threads as it states them: info's
+	// concurrency (up to 8.0), else the hash field (8.1), else the sum of
+	// its capsules.
 	Concurrency int
-	Quiet       bool
-	Version     string // "" before Sidekiq 7, which did not write it
+	// Capsules are threads per capsule, from info (8.0 on); nil before.
+	Capsules map[string]int
+	Quiet    bool
+	// Embedded: Sidekiq runs inside another server (configure_embed, 7+),
+	// which ignores both the quiet signal and the signals list.
+	Embedded bool
+	Version  string // "" before Sidekiq 7, which did not write it
 }
 
-// heartbeatInfo is the part of the "info" JSON we use. The fields are the same
-// from Sidekiq 6.4 to 8; 7 adds version and capsules, 8.1.2 moves concurrency
-// out of info into a hash field of its own.
+// maxCapsules bounds the capsules kept per process: the info JSON is Redis
+// data, and each capsule becomes a series on /metrics.
+const (
+	maxCapsules    = 32
+	maxCapsuleName = 64
+)
+
+// heartbeatInfo is the part of the "info" JSON we use. 6.4 to 7.3 write
+// concurrency; 7 adds version and embedded; 8.0 adds capsules; 8.1 moves
+// concurrency out of info into a hash field of its own.
 type heartbeatInfo struct {
 	StartedAt   float64 `json:"started_at"`
 	PID         int     `json:"pid"`
 	Concurrency int     `json:"concurrency"`
 	Version     string  `json:"version"`
+	Embedded    bool    `json:"embedded"`
 	Capsules    map[string]struct {
 		Concurrency int `json:"concurrency"`
 	} `json:"capsules"`
@@ -72,12 +88,22 @@ func parseHeartbeat(h map[string]string) (*Heartbeat, error) {
 	if hb.Busy, err = strconv.Atoi(h["busy"]); err != nil {
 		return nil, fmt.Errorf("heartbeat busy %q: %w", h["busy"], err)
 	}
-	if c, err := strconv.Atoi(h["concurrency"]); err == nil {
-		hb.Concurrency = c // Sidekiq 8.1.2+
+	if c, err := strconv.Atoi(h["concurrency"]); err == nil && hb.Concurrency == 0 {
+		hb.Concurrency = c // Sidekiq 8.1
+	}
+	hb.Embedded = info.Embedded
+	for name, c := range info.Capsules {
+		if len(hb.Capsules) == maxCapsules || len(name) > maxCapsuleName {
+			continue
+		}
+		if hb.Capsules == nil {
+			hb.Capsules = map[string]int{}
+		}
+		hb.Capsules[name] = c.Concurrency
 	}
 	if hb.Concurrency == 0 {
-		for _, c := range info.Capsules {
-			hb.Concurrency += c.Concurrency
+		for _, c := range hb.Capsules {
+			hb.Concurrency += c
 		}
 	}
 	return hb, nil

@@ -3,6 +3,7 @@ package probeserver
 import (
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,6 +23,20 @@ func TestParseHeartbeat(t *testing.T) {
 			},
 			want: &Heartbeat{Beat: time.Unix(1700000100, 250e6), StartedAt: time.Unix(1700000000, 500e6), Busy: 2, Concurrency: 5},
 		},
+		"an embedded Sidekiq says so in info": {
+			hash: map[string]string{
+				"info": `{"started_at":1700000000,"pid":7,"concurrency":2,"version":"7.3.10","embedded":true}`,
+				"busy": "0", "beat": "1700000100", "quiet": "false",
+			},
+			want: &Heartbeat{Beat: time.Unix(1700000100, 0), StartedAt: time.Unix(1700000000, 0), Concurrency: 2, Version: "7.3.10", Embedded: true},
+		},
+		"capsules beyond the bound are left out": {
+			hash: map[string]string{
+				"info": `{"started_at":1700000000,"pid":7,"version":"8.1.7","capsules":{"` + strings.Repeat("x", 65) + `":{"concurrency":9},"default":{"concurrency":2}}}`,
+				"busy": "0", "beat": "1700000100", "quiet": "false", "concurrency": "11",
+			},
+			want: &Heartbeat{Beat: time.Unix(1700000100, 0), StartedAt: time.Unix(1700000000, 0), Concurrency: 11, Version: "8.1.7", Capsules: map[string]int{"default": 2}},
+		},
 		"an expired hash is no heartbeat": {hash: map[string]string{}, want: nil},
 		"a broken info is an error": {
 			hash: map[string]string{"info": "{", "busy": "0", "beat": "1"}, wantErr: true,
@@ -37,6 +52,9 @@ func TestParseHeartbeat(t *testing.T) {
 		want := &Heartbeat{Beat: beat, StartedAt: started, Busy: 1, Concurrency: 4, Quiet: true}
 		if slices.Contains(v.InfoKeys, "version") {
 			want.Version = v.Release
+		}
+		if slices.Contains(v.InfoKeys, "capsules") {
+			want.Capsules = map[string]int{"default": 3, "single": 1}
 		}
 		tests["the fixture of Sidekiq "+v.Name] = struct {
 			hash    map[string]string

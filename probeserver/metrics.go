@@ -3,6 +3,7 @@ package probeserver
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"fmt"
 	"maps"
 	"math"
@@ -24,6 +25,11 @@ import (
 // before the first heartbeat.
 type metrics struct {
 	started time.Time
+	maxJob  float64 // max-job-seconds, for the alert on old jobs
+	// jobAges reads the age of each process's oldest running job, by pid,
+	// at each scrape (never on probes: it costs Redis a script call); nil
+	// in tests of the exposition alone.
+	jobAges func(context.Context) map[int]float64
 
 	mu        sync.Mutex
 	processes map[int]processSeries // by pid
@@ -36,6 +42,7 @@ type metrics struct {
 // processSeries are one Sidekiq process's gauges; nil when unknown.
 type processSeries struct {
 	age, busy, concurrency, quiet *float64
+	capsules                      map[string]int // threads by capsule (8.0+)
 }
 
 // histogram is a Prometheus histogram with fixed buckets.
@@ -46,10 +53,12 @@ type histogram struct {
 	count  uint64
 }
 
-func newMetrics() *metrics {
+func newMetrics(maxJob time.Duration, jobAges func(context.Context) map[int]float64) *metrics {
 	bounds := []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5}
 	return &metrics{
 		started:   time.Now(),
+		maxJob:    maxJob.Seconds(),
+		jobAges:   jobAges,
 		processes: map[int]processSeries{},
 		rtt:       histogram{bounds: bounds, counts: make([]uint64, len(bounds))},
 		results:   map[[2]string]uint64{},
@@ -75,6 +84,7 @@ func (m *metrics) observe(s Snapshot, h History) {
 		if p.Heartbeat != nil {
 			ps.busy = ptrTo(float64(p.Jobs))
 			ps.concurrency = ptrTo(float64(p.Heartbeat.Concurrency))
+			ps.capsules = p.Heartbeat.Capsules
 			ps.quiet = ptrTo(0.0)
 			if p.Heartbeat.Quiet {
 				*ps.quiet = 1
@@ -105,9 +115,13 @@ func (h *histogram) observe(v float64) {
 }
 
 // ServeHTTP writes every series in the text exposition format 0.0.4.
-func (m *metrics) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+func (m *metrics) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var jobAges map[int]float64
+	if m.jobAges != nil {
+		jobAges = m.jobAges(r.Context())
+	}
 	var b bytes.Buffer
-	m.write(&b)
+	m.write(&b, jobAges)
 	writeProcess(&b, m.started)
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	_, _ = w.Write(b.Bytes())
@@ -120,7 +134,7 @@ func (f family) header(b *bytes.Buffer) {
 	fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s %s\n", f.Name, f.Help, f.Name, f.Type)
 }
 
-func (m *metrics) write(b *bytes.Buffer) {
+func (m *metrics) write(b *bytes.Buffer, jobAges map[int]float64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	pids := slices.Sorted(maps.Keys(m.processes))
@@ -135,12 +149,32 @@ func (m *metrics) write(b *bytes.Buffer) {
 	perProcess(family{Name: "sidekiq_probe_busy_jobs", Type: "gauge",
 		Help: "Jobs running in each Sidekiq process at its last heartbeat."},
 		func(p processSeries) *float64 { return p.busy })
+	capsules := family{Name: "sidekiq_probe_capsule_concurrency", Type: "gauge",
+		Help: "Threads of each capsule of each Sidekiq process (Sidekiq 8), as its heartbeat states them."}
+	capsules.header(b)
+	for _, pid := range pids {
+		caps := m.processes[pid].capsules
+		for _, name := range slices.Sorted(maps.Keys(caps)) {
+			sample(b, capsules.Name, fmt.Sprintf(`capsule="%s",pid="%d"`, labelValue(name), pid), float64(caps[name]))
+		}
+	}
 	perProcess(family{Name: "sidekiq_probe_concurrency", Type: "gauge",
-		Help: "Threads of each Sidekiq process."},
+		Help: "Threads of each Sidekiq process, as its heartbeat states them."},
 		func(p processSeries) *float64 { return p.concurrency })
 	perProcess(family{Name: "sidekiq_probe_heartbeat_age_seconds", Type: "gauge",
 		Help: "Age of the newest heartbeat of each Sidekiq process."},
 		func(p processSeries) *float64 { return p.age })
+
+	maxJob := family{Name: "sidekiq_probe_max_job_seconds", Type: "gauge",
+		Help: "The pod's max-job-seconds: the longest a running job may take and still finish at a rollout."}
+	maxJob.header(b)
+	sample(b, maxJob.Name, "", m.maxJob)
+	oldest := family{Name: "sidekiq_probe_oldest_job_seconds", Type: "gauge",
+		Help: "Age of the oldest job running in each Sidekiq process, read at each scrape from its work hash."}
+	oldest.header(b)
+	for _, pid := range slices.Sorted(maps.Keys(jobAges)) {
+		sample(b, oldest.Name, fmt.Sprintf(`pid="%d"`, pid), jobAges[pid])
+	}
 
 	results := family{Name: "sidekiq_probe_probe_results_total", Type: "counter",
 		Help: "Probe answers by probe and result."}
@@ -242,3 +276,9 @@ func formatFloat(v float64) string {
 }
 
 func ptrTo(v float64) *float64 { return &v }
+
+// labelValue escapes a label value read from Redis (a capsule's name) as
+// the text format wants it.
+func labelValue(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
+}

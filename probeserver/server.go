@@ -45,7 +45,7 @@ type Server struct {
 
 // New builds a server; it does not touch Redis or /proc yet.
 func New(cfg Config, d Deps) *Server {
-	return &Server{
+	s := &Server{
 		cfg:    cfg,
 		log:    d.Log,
 		clock:  d.Clock,
@@ -58,11 +58,12 @@ func New(cfg Config, d Deps) *Server {
 			Self:      d.Self,
 			Clock:     d.Clock,
 		},
-		metrics: newMetrics(),
 		rules: Rules{HeartbeatTimeout: cfg.HeartbeatTimeout, RedisOutageRestartAfter: cfg.RedisOutageRestartAfter,
 			QuietLimit: cfg.MaxJobTime + cfg.ShutdownTimeout + contract.GraceMarginSeconds*time.Second},
 		drain: newDrain(),
 	}
+	s.metrics = newMetrics(cfg.MaxJobTime, s.jobAges)
+	return s
 }
 
 // Handler routes the contract's paths.

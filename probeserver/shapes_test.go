@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -72,6 +73,10 @@ func TestRealRedis_EveryVersionsHeartbeat(t *testing.T) {
 					if !strings.Contains(metrics, want) {
 						t.Errorf("/metrics lacks %s", want)
 					}
+				}
+				capsule := fmt.Sprintf(`sidekiq_probe_capsule_concurrency{capsule="single",pid="%d"} 1`, b.PID)
+				if has := slices.Contains(v.InfoKeys, "capsules"); strings.Contains(metrics, capsule) != has {
+					t.Errorf("/metrics shows %s: %v, want %v (the version writes capsules: %v)", capsule, !has, has, has)
 				}
 			})
 		}

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -222,4 +223,37 @@ func stringLit(e ast.Expr) (string, bool) {
 	}
 	v, err := strconv.Unquote(lit.Value)
 	return v, err == nil
+}
+
+// A running job older than the pod's max-job-seconds is cut off by the next
+// rollout: the chart alerts on it (the sidecar exports both series) and the
+// dashboard shows both.
+func TestObservability_JobOlderThanMaxJobSeconds(t *testing.T) {
+	rules := byKind(render(t, "--set", "prometheusRule.enabled=true", "--api-versions", "monitoring.coreos.com/v1/PrometheusRule"), "PrometheusRule")
+	if len(rules) != 1 {
+		t.Fatalf("%d PrometheusRules rendered, want 1", len(rules))
+	}
+	var expr string
+	groups, _, _ := unstructured.NestedSlice(rules[0].Object, "spec", "groups")
+	for _, g := range groups {
+		list, _, _ := unstructured.NestedSlice(g.(map[string]any), "rules")
+		for _, r := range list {
+			if rule := r.(map[string]any); rule["alert"] == "SidekiqProbeJobOlderThanMaxJobSeconds" {
+				expr, _ = rule["expr"].(string)
+			}
+		}
+	}
+	if names := metricNames(expr); !slices.Equal(names, []string{"sidekiq_probe_oldest_job_seconds", "sidekiq_probe_max_job_seconds"}) {
+		t.Errorf("SidekiqProbeJobOlderThanMaxJobSeconds compares %v (%q), want the oldest job against max-job-seconds", names, expr)
+	}
+	cm := only[*corev1.ConfigMap](t, render(t, "--set", "dashboards.enabled=true"))
+	for _, series := range []string{"sidekiq_probe_oldest_job_seconds", "sidekiq_probe_max_job_seconds"} {
+		shown := false
+		for _, content := range cm.Data {
+			shown = shown || strings.Contains(content, series)
+		}
+		if !shown {
+			t.Errorf("no dashboard shows %s", series)
+		}
+	}
 }
