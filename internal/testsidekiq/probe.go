@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"sidekiq-probe.io/sidekiq-probe/contract"
 	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
 )
 
@@ -51,14 +52,20 @@ func StartProbe(t testing.TB, bin string, env []string, args ...string) *Probe {
 func (p *Probe) Exited() <-chan struct{} { return p.exited }
 
 // Get asks path with the given headers, as the kubelet does: a new
-// connection and a 5 s bound (beyond the injected probes' timeout).
+// connection each time, and a 5 s bound (beyond the injected probes'
+// timeout) except for /prestop, which the kubelet waits for up to the grace
+// period.
 func (p *Probe) Get(path string, header http.Header) (code int, body string, err error) {
 	req, err := http.NewRequest(http.MethodGet, p.Base+path, nil)
 	if err != nil {
 		return 0, "", err
 	}
 	req.Header = header
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	timeout := 5 * time.Second
+	if path == contract.PathPreStop {
+		timeout = 2 * time.Minute
+	}
+	client := &http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true}}
 	resp, err := client.Do(req)
 	if err != nil {
 		return 0, "", err
