@@ -49,38 +49,83 @@ func (p FS) Sidekiqs(self int) ([]Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	var found []Process
+	var found []candidate
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil || pid == self {
 			continue
 		}
-		argv, err := p.cmdline(pid)
-		if err != nil || !IsSidekiq(argv) {
-			continue // gone, or not ours to judge
-		}
-		if !p.Alive(pid) {
-			continue // a zombie has finished; only its exit status is left
-		}
-		ticks, err := p.startTicks(pid)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
+		c, ok, err := p.candidate(pid, boot)
 		if err != nil {
 			return nil, err
 		}
-		found = append(found, Process{
-			PID:     pid,
-			Cmdline: strings.Join(argv, " "),
-			Started: boot.Add(time.Duration(ticks) * time.Second / clockTicks),
-		})
+		if ok {
+			found = append(found, c)
+		}
 	}
-	return found, nil
+	return withoutParents(found), nil
+}
+
+// candidate is a process that looks like Sidekiq, with its parent's pid.
+type candidate struct {
+	Process
+	ppid int
+}
+
+// candidate reads one pid; ok is false when it is not Sidekiq or is gone.
+func (p FS) candidate(pid int, boot time.Time) (candidate, bool, error) {
+	argv, err := p.cmdline(pid)
+	if err != nil || !IsSidekiq(argv) {
+		return candidate{}, false, nil // gone, or not ours to judge
+	}
+	f, err := p.statFields(pid)
+	if errors.Is(err, fs.ErrNotExist) {
+		return candidate{}, false, nil
+	}
+	if err != nil {
+		return candidate{}, false, err
+	}
+	if len(f) < 20 || len(f[0]) != 1 {
+		return candidate{}, false, fmt.Errorf("parse /proc/%d/stat: %d fields, want at least 22", pid, len(f)+2)
+	}
+	if f[0] == "Z" || f[0] == "X" {
+		return candidate{}, false, nil // a zombie has finished; only its exit status is left
+	}
+	// Field 4 (ppid) is at index 1 and field 22 (starttime) at index 19.
+	ppid, err1 := strconv.Atoi(f[1])
+	ticks, err2 := strconv.ParseInt(f[19], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return candidate{}, false, fmt.Errorf("parse /proc/%d/stat: %w", pid, err)
+	}
+	return candidate{Process: Process{
+		PID:     pid,
+		Cmdline: strings.Join(argv, " "),
+		Started: boot.Add(time.Duration(ticks) * time.Second / clockTicks),
+	}, ppid: ppid}, true, nil
+}
+
+// withoutParents drops every candidate that is the parent of another one. A
+// process that started a Sidekiq is a wrapper or a supervisor (a Ruby script
+// named bin/sidekiq running several workers, a bundler that forked): it owns
+// no heartbeat and does not quiet on TSTP, which would suspend it. Its
+// children are the workers.
+func withoutParents(cs []candidate) []Process {
+	parents := make(map[int]bool, len(cs))
+	for _, c := range cs {
+		parents[c.ppid] = true
+	}
+	var found []Process
+	for _, c := range cs {
+		if !parents[c.PID] {
+			found = append(found, c.Process)
+		}
+	}
+	return found
 }
 
 // Alive reports whether pid still exists and is not a zombie.
 func (p FS) Alive(pid int) bool {
-	state, err := p.state(pid)
+	state, err := p.State(pid)
 	return err == nil && state != 'Z' && state != 'X'
 }
 
@@ -113,7 +158,9 @@ func (p FS) statFields(pid int) ([]string, error) {
 	return strings.Fields(string(raw[i+1:])), nil
 }
 
-func (p FS) state(pid int) (byte, error) {
+// State is the process state letter of /proc/PID/stat: R, S, D, T (stopped,
+// as by SIGTSTP without a handler), Z...
+func (p FS) State(pid int) (byte, error) {
 	f, err := p.statFields(pid)
 	if err != nil {
 		return 0, err
@@ -122,23 +169,6 @@ func (p FS) state(pid int) (byte, error) {
 		return 0, fmt.Errorf("parse /proc/%d/stat: no state", pid)
 	}
 	return f[0][0], nil
-}
-
-// startTicks reads field 22 (starttime): clock ticks after boot. After the
-// name, field 3 (state) is at index 0, so field 22 is at index 19.
-func (p FS) startTicks(pid int) (int64, error) {
-	f, err := p.statFields(pid)
-	if err != nil {
-		return 0, err
-	}
-	if len(f) < 20 {
-		return 0, fmt.Errorf("parse /proc/%d/stat: %d fields, want at least 22", pid, len(f)+2)
-	}
-	ticks, err := strconv.ParseInt(f[19], 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("parse /proc/%d/stat starttime %q: %w", pid, f[19], err)
-	}
-	return ticks, nil
 }
 
 // bootTime reads "btime" from /proc/stat.
