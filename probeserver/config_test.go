@@ -5,6 +5,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"sidekiq-probe.io/sidekiq-probe/contract"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -16,7 +18,8 @@ func TestParseConfig(t *testing.T) {
 	}{
 		"defaults match the webhook's": {
 			check: func(t *testing.T, c Config) {
-				if c.Port != 7433 || c.HeartbeatTimeout != 60*time.Second || c.QuietSignal != syscall.SIGTSTP || c.Redis.URL != "redis://localhost:6379/0" || c.Hostname != "node-host" {
+				if c.Port != 7433 || c.HeartbeatTimeout != 60*time.Second || c.QuietSignal != syscall.SIGTSTP || c.Redis.URL != "redis://localhost:6379/0" || c.Hostname != "node-host" ||
+					c.MaxJobTime != contract.DefaultMaxJobSeconds*time.Second {
 					t.Errorf("got %+v", c)
 				}
 			},
