@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"os/exec"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -21,40 +20,14 @@ import (
 func TestBinary_PreStopFallsBackToRedisWhenTheSignalIsRefused(t *testing.T) {
 	t.Parallel()
 	p := startPod(t, podOptions{})
-	sk := p.sidekiq(testsidekiq.Options{Concurrency: 1, Credential: &syscall.Credential{Uid: 65534, Gid: 65534}})
+	sk := p.sidekiq(testsidekiq.Options{Concurrency: 1, Credential: otherUID})
 	if err := testsidekiq.Enqueue(p.ctx(), p.rdb, 6, "running"); err != nil {
 		t.Fatal(err)
 	}
 	testkit.WaitFor(t, 10*time.Second, "the job to start", func() bool { return len(testsidekiq.Started(p.ctx(), p.rdb)) == 1 })
 
-	port := testkit.FreePort(t)
-	logs := &testkit.SyncBuffer{}
-	cmd := exec.Command(testsidekiq.BuildProbe(t), "--port="+strconv.Itoa(port), "--proc-root="+p.procDir,
-		"--hostname="+p.hostname, "--max-job-seconds=40", "--heartbeat-timeout-seconds=10")
-	cmd.Env = []string{"REDIS_URL=" + p.redis.URL}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65532, Gid: 65532}}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("sidecar log:\n%s", logs.String())
-		}
-	})
-	base := "http://127.0.0.1:" + strconv.Itoa(port)
-	testkit.WaitFor(t, 10*time.Second, "the sidecar's /startupz", func() bool {
-		resp, err := http.Get(base + "/startupz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	b := startProbeBinary(t, p, testsidekiq.BuildProbe(t), "--max-job-seconds=40", "--heartbeat-timeout-seconds=10")
+	cmd, exited, logs, base := b.cmd, b.exited, b.logs, b.base
 
 	resp, err := http.Get(base + "/prestop")
 	if err != nil {

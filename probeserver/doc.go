@@ -10,7 +10,9 @@
 // look at /proc and one pipelined Redis round trip, giving a Snapshot),
 // scan.go (finding a new process's identity, and which Redis errors are
 // answers), heartbeat.go (reading Sidekiq's hash, whatever its version),
-// rules.go (the pure decisions), drain.go (preStop), token.go (who may call
-// it), server.go (HTTP and shutdown), listener.go (what connections may
-// cost) and metrics.go.
+// rules.go (the pure decisions), drain.go (preStop), quieting.go (who gets
+// the quiet signal, when, and when a process counts as drained),
+// redisquiet.go (the signal through Redis and its acknowledgement), token.go
+// (who may call preStop), server.go (HTTP and shutdown), listener.go (what
+// connections may cost) and metrics.go.
 package probeserver

@@ -2,9 +2,7 @@ package probeserver
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -84,87 +82,33 @@ func (s *Server) PreStop(ctx context.Context) Verdict {
 }
 
 func (s *Server) runDrain(d *drain) {
-	seen, signalled := map[processKey]bool{}, map[processKey]bool{}
+	r := newDrainRun(s)
 	defer func() {
-		d.seen = seen
+		d.seen = r.seen
 		close(d.done)
 	}()
-	deadline := s.clock().Add(s.cfg.MaxJobTime)
 	for {
 		snap, _, err := s.look(context.Background())
 		if err != nil {
 			s.log.Error("preStop: reading /proc", "err", err)
 		} else {
-			// Signal every round: a process may appear, or a signal may
-			// have failed while Redis was away.
-			for _, p := range snap.Processes {
-				seen[keyOf(p)] = true
-				if !signalled[keyOf(p)] {
-					signalled[keyOf(p)] = s.quiet(p)
-				}
-			}
-			if wait := stillRunning(snap); wait == "" {
+			// Every round: a process may appear or become ready, or a
+			// signal may have failed while Redis was away.
+			r.quietAll(snap)
+			if wait := r.stillRunning(snap); wait == "" {
 				d.result = pass("drained: no job running")
-				s.log.Info("preStop: drained")
+				s.log.Info("preStop: drained", "after", s.clock().Sub(r.start))
 				return
-			} else if !s.clock().Before(deadline) {
+			} else if !s.clock().Before(r.deadline()) {
 				d.result = pass(fmt.Sprintf("max-job-seconds passed, %s", wait))
 				s.log.Warn("preStop: gave up waiting", "still", wait)
 				return
 			}
 		}
-		if !s.clock().Before(deadline) {
+		if !s.clock().Before(r.deadline()) {
 			d.result = pass("max-job-seconds passed")
 			return
 		}
 		time.Sleep(drainPoll)
 	}
-}
-
-// quiet sends the quiet signal to p, or, when the kernel refuses (another
-// UID, no CAP_KILL), pushes it to the list Sidekiq reads at every heartbeat.
-// It reports whether p got the signal one way or the other.
-func (s *Server) quiet(p Process) bool {
-	err := s.signal(p.PID, s.cfg.QuietSignal)
-	switch {
-	case err == nil, errors.Is(err, syscall.ESRCH):
-		s.log.Info("preStop: signalled", "process", p.Name(), "signal", s.cfg.QuietSignalName, "err", err)
-		return true
-	case !errors.Is(err, syscall.EPERM):
-		s.log.Error("preStop: signal", "process", p.Name(), "err", err)
-		return false
-	case p.Identity == "":
-		s.log.Error("preStop: may not signal and no heartbeat to reach it through Redis yet", "process", p.Name())
-		return false
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Redis.Timeout)
-	defer cancel()
-	key := s.obs.key(p.Identity + "-signals")
-	if err := s.obs.Redis.LPush(ctx, key, s.cfg.QuietSignalName).Err(); err != nil {
-		s.log.Error("preStop: signal through redis", "process", p.Name(), "err", err)
-		return false
-	}
-	s.log.Info("preStop: signal pushed through redis", "process", p.Name(), "key", key)
-	return true
-}
-
-// stillRunning says what the drain still waits for, or "" when done. A
-// process counts as drained once a heartbeat says it is quiet and runs no
-// job: the quiet flag proves the beat was written after it stopped fetching.
-func stillRunning(s Snapshot) string {
-	if s.RedisErr != nil && len(s.Processes) > 0 {
-		return "redis unreachable"
-	}
-	var waits []string
-	for _, p := range s.Processes {
-		switch {
-		case p.Heartbeat == nil:
-			waits = append(waits, p.Name()+": no heartbeat")
-		case !p.Heartbeat.Quiet:
-			waits = append(waits, p.Name()+": not quiet yet")
-		case p.Jobs > 0:
-			waits = append(waits, fmt.Sprintf("%s: %d jobs running", p.Name(), p.Jobs))
-		}
-	}
-	return strings.Join(waits, "; ")
 }

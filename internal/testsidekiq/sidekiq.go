@@ -79,12 +79,19 @@ func (s *Sidekiq) Exited() <-chan struct{} { return s.exited }
 // its identity.
 func (s *Sidekiq) WaitHeartbeat(t testing.TB, rdb *redis.Client, within time.Duration) string {
 	t.Helper()
+	return WaitIdentity(t, rdb, s.PID, within)
+}
+
+// WaitIdentity waits until Sidekiq pid's heartbeat hash exists and returns
+// its identity.
+func WaitIdentity(t testing.TB, rdb *redis.Client, pid int, within time.Duration) string {
+	t.Helper()
 	var id string
 	ctx := context.Background()
-	testkit.WaitFor(t, within, fmt.Sprintf("a heartbeat from sidekiq pid %d", s.PID), func() bool {
+	testkit.WaitFor(t, within, fmt.Sprintf("a heartbeat from sidekiq pid %d", pid), func() bool {
 		members, _ := rdb.SMembers(ctx, "processes").Result()
 		for _, m := range members {
-			if strings.Contains(m, ":"+strconv.Itoa(s.PID)+":") && rdb.Exists(ctx, m).Val() == 1 {
+			if strings.Contains(m, ":"+strconv.Itoa(pid)+":") && rdb.Exists(ctx, m).Val() == 1 {
 				id = m
 				return true
 			}
