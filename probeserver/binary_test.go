@@ -26,10 +26,10 @@ func TestBinary_PreStopFallsBackToRedisWhenTheSignalIsRefused(t *testing.T) {
 	}
 	testkit.WaitFor(t, 10*time.Second, "the job to start", func() bool { return len(testsidekiq.Started(p.ctx(), p.rdb)) == 1 })
 
-	b := startProbeBinary(t, p, testsidekiq.BuildProbe(t), "--max-job-seconds=40", "--heartbeat-timeout-seconds=10")
-	cmd, exited, logs, base := b.cmd, b.exited, b.logs, b.base
+	probe := startSidecarAs(t, p, sidecarUID, testsidekiq.BuildProbe(t), "--max-job-seconds=40", "--heartbeat-timeout-seconds=10")
+	logs := probe.Logs
 
-	resp, err := http.Get(base + "/prestop")
+	resp, err := http.Get(probe.Base + "/prestop")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func TestBinary_PreStopFallsBackToRedisWhenTheSignalIsRefused(t *testing.T) {
 
 	// SIGTERM to both, as a non-native sidecar gets it: the sidecar stays
 	// until Sidekiq is gone, then exits.
-	_ = cmd.Process.Signal(syscall.SIGTERM)
+	_ = probe.Signal(syscall.SIGTERM)
 	_ = sk.Signal(syscall.SIGTERM)
 	select {
 	case <-sk.Exited():
@@ -56,13 +56,34 @@ func TestBinary_PreStopFallsBackToRedisWhenTheSignalIsRefused(t *testing.T) {
 		t.Fatal("sidekiq still running 20 s after SIGTERM")
 	}
 	select {
-	case <-exited:
+	case <-probe.Exited():
 	case <-time.After(10 * time.Second):
 		t.Fatal("sidecar still running 10 s after Sidekiq exited")
 	}
-	if code := cmd.ProcessState.ExitCode(); code != 0 {
+	if code := probe.ExitCode(); code != 0 {
 		t.Errorf("sidecar exit code %d", code)
 	}
+}
+
+// Sidekiq and the sidecar under two UIDs, as under Pod Security "restricted"
+// when the pod does not say Sidekiq's: the kernel refuses the sidecar's
+// signals to Sidekiq.
+var (
+	otherUID   = &syscall.Credential{Uid: 65534, Gid: 65534} // Sidekiq
+	sidecarUID = &syscall.Credential{Uid: 65532, Gid: 65532}
+)
+
+// startSidecarAs runs the binary for pod p as user and waits for its
+// /startupz to pass (it has found Sidekiq's heartbeat).
+func startSidecarAs(t testing.TB, p *testPod, user *syscall.Credential, bin string, args ...string) *testsidekiq.Probe {
+	t.Helper()
+	probe := testsidekiq.StartProbeAs(t, user, bin, []string{"REDIS_URL=" + p.redis.URL},
+		append([]string{"--proc-root=" + p.procDir, "--hostname=" + p.hostname}, args...)...)
+	testkit.WaitFor(t, 10*time.Second, "the sidecar's /startupz", func() bool {
+		code, _, err := probe.Get("/startupz", nil)
+		return err == nil && code == http.StatusOK
+	})
+	return probe
 }
 
 func TestBinary_BadSettingExitsNamingIt(t *testing.T) {

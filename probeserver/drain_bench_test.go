@@ -162,14 +162,14 @@ func waitExit(b *testing.B, sk *testsidekiq.Sidekiq, within time.Duration) {
 func redisDrain(b *testing.B, bin string, phase time.Duration) time.Duration {
 	p := startPod(b, podOptions{})
 	sk := p.sidekiq(testsidekiq.Options{Concurrency: 1, Credential: otherUID})
-	probe := startProbeBinary(b, p, bin, "--max-job-seconds=60")
+	probe := startSidecarAs(b, p, sidecarUID, bin, "--max-job-seconds=60")
 	waitBeatPhase(b, p, sk, phase)
 	if err := testsidekiq.Enqueue(p.ctx(), p.rdb, 2, "two-seconds"); err != nil {
 		b.Fatal(err)
 	}
 	testkit.WaitFor(b, 10*time.Second, "the job to start", func() bool { return len(testsidekiq.Started(p.ctx(), p.rdb)) == 1 })
 	start := time.Now()
-	resp, err := http.Get(probe.base + "/prestop")
+	resp, err := http.Get(probe.Base + "/prestop")
 	if err != nil {
 		b.Fatal(err)
 	}

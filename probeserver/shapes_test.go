@@ -16,11 +16,12 @@ import (
 // Debian ships only Sidekiq 6.4, so these tests write the heartbeats each
 // Sidekiq line writes (the fixtures of internal/testsidekiq, from the
 // recorded facts) into real Redis, for a stand-in process that carries
-// Sidekiq's title (sleep with argv[0] set to it).
+// Sidekiq's title (a shell with argv[0] set to it, which traps TSTP and USR1
+// as a booted Sidekiq does, so a drain may signal it).
 
 func standIn(t testing.TB, p *testPod, title string) int {
 	t.Helper()
-	cmd := &exec.Cmd{Path: "/bin/sleep", Args: []string{title, "600"}}
+	cmd := &exec.Cmd{Path: "/bin/sh", Args: []string{title, "-c", "trap : TSTP USR1; while :; do sleep 1; done"}}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

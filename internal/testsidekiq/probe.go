@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os/exec"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -26,9 +27,18 @@ type Probe struct {
 // Sidekiq). It is killed at cleanup; its logs are shown when the test failed.
 func StartProbe(t testing.TB, bin string, env []string, args ...string) *Probe {
 	t.Helper()
+	return StartProbeAs(t, nil, bin, env, args...)
+}
+
+// StartProbeAs is StartProbe under another user (tests run as root), as
+// when Pod Security "restricted" runs the sidecar as 65532: the kernel then
+// refuses its signals to a Sidekiq of another UID.
+func StartProbeAs(t testing.TB, user *syscall.Credential, bin string, env []string, args ...string) *Probe {
+	t.Helper()
 	port := testkit.FreePort(t)
 	cmd := exec.Command(bin, append([]string{"--port=" + strconv.Itoa(port)}, args...)...)
 	cmd.Env = env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: user}
 	p := &Probe{Base: "http://127.0.0.1:" + strconv.Itoa(port), Logs: &testkit.SyncBuffer{}, cmd: cmd, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.Logs, p.Logs
 	testkit.Must(t, cmd.Start())
@@ -47,6 +57,12 @@ func StartProbe(t testing.TB, bin string, env []string, args ...string) *Probe {
 	})
 	return p
 }
+
+// Signal sends sig to the sidecar.
+func (p *Probe) Signal(sig syscall.Signal) error { return p.cmd.Process.Signal(sig) }
+
+// ExitCode is the sidecar's exit code, once Exited is closed.
+func (p *Probe) ExitCode() int { return p.cmd.ProcessState.ExitCode() }
 
 // Exited is closed once the sidecar has exited.
 func (p *Probe) Exited() <-chan struct{} { return p.exited }
