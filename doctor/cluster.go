@@ -39,14 +39,20 @@ type cluster struct {
 	podsErr error
 
 	namespaces map[string]*corev1.Namespace
+	// policies is set in policy mode, instead of the webhook's objects.
+	policies *policies
 }
 
 func read(ctx context.Context, client kubernetes.Interface, cfg Config, now time.Time) *cluster {
 	c := &cluster{ctx: ctx, client: client, cfg: cfg, now: now, namespaces: map[string]*corev1.Namespace{}}
-	ns := cfg.WebhookNamespace
-	c.deployment, c.deploymentErr = client.AppsV1().Deployments(ns).Get(ctx, cfg.Deployment, metav1.GetOptions{})
-	c.webhookConfig, c.webhookConfigErr = client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, cfg.WebhookConfig, metav1.GetOptions{})
-	c.secret, c.secretErr = client.CoreV1().Secrets(ns).Get(ctx, cfg.CertSecret, metav1.GetOptions{})
+	if c.policyMode() {
+		c.readPolicies(cfg.WebhookConfig)
+	} else {
+		ns := cfg.WebhookNamespace
+		c.deployment, c.deploymentErr = client.AppsV1().Deployments(ns).Get(ctx, cfg.Deployment, metav1.GetOptions{})
+		c.webhookConfig, c.webhookConfigErr = client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, cfg.WebhookConfig, metav1.GetOptions{})
+		c.secret, c.secretErr = client.CoreV1().Secrets(ns).Get(ctx, cfg.CertSecret, metav1.GetOptions{})
+	}
 
 	selector := labels.SelectorFromSet(labels.Set{webhook.NamespaceLabel: webhook.NamespaceLabelEnabled}).String()
 	if list, err := client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: selector}); err != nil {
@@ -62,11 +68,23 @@ func read(ctx context.Context, client kubernetes.Interface, cfg Config, now time
 	}
 	for _, pod := range list.Items {
 		finished := pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
-		if pod.Annotations[webhook.AnnotationInject] == "true" && !finished {
+		// A static pod's mirror is never injected: the kubelet ignores edits.
+		_, mirror := pod.Annotations[corev1.MirrorPodAnnotationKey]
+		if pod.Annotations[webhook.AnnotationInject] == "true" && !finished && !mirror {
 			c.pods = append(c.pods, pod)
 		}
 	}
 	return c
+}
+
+// policyMode applies --mode; auto looks for the MutatingAdmissionPolicy (a
+// cluster without the API, before 1.36, answers not found: webhook mode).
+func (c *cluster) policyMode() bool {
+	if c.cfg.Mode != "auto" {
+		return c.cfg.Mode == "policy"
+	}
+	_, err := c.client.AdmissionregistrationV1().MutatingAdmissionPolicies().Get(c.ctx, c.cfg.WebhookConfig, metav1.GetOptions{})
+	return err == nil
 }
 
 // namespace returns a namespace, read once.

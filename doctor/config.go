@@ -22,6 +22,9 @@ type Config struct {
 	Output        string
 	Timeout       time.Duration
 
+	// Mode is the chart's mode: webhook, policy, or auto (policy when the
+	// MutatingAdmissionPolicy named WebhookConfig exists).
+	Mode             string
 	WebhookNamespace string
 	Deployment       string
 	Service          string
@@ -55,11 +58,12 @@ func ParseFlags(args []string, out io.Writer) (Config, error) {
 		fs.StringVar(&c.Output, name, "table", "table or json")
 	}
 	fs.DurationVar(&c.Timeout, "timeout", 30*time.Second, "time allowed for all API calls")
+	fs.StringVar(&c.Mode, "mode", "auto", "the chart's mode: webhook, policy, or auto (policy when the MutatingAdmissionPolicy --webhook-config exists)")
 	fs.StringVar(&c.WebhookNamespace, "webhook-namespace", "sidekiq-probe", "namespace the chart was installed in")
 	fs.StringVar(&c.Deployment, "deployment", "sidekiq-probe-webhook", "the webhook's Deployment")
 	fs.StringVar(&c.Service, "service", "sidekiq-probe-webhook", "the webhook's Service")
 	fs.StringVar(&c.CertSecret, "cert-secret", "sidekiq-probe-webhook-certs", "Secret with the serving certificate (sidekiq-probe-webhook-tls with cert-manager)")
-	fs.StringVar(&c.WebhookConfig, "webhook-config", "sidekiq-probe", "the MutatingWebhookConfiguration")
+	fs.StringVar(&c.WebhookConfig, "webhook-config", "sidekiq-probe", "the MutatingWebhookConfiguration (in policy mode: the MutatingAdmissionPolicy and its binding; the validating policies add -injected, -denials, -warnings)")
 	fs.IntVar(&c.DefaultMaxJobSeconds, "default-max-job-seconds", webhook.DefaultMaxJobSeconds, "the webhook's --default-max-job-seconds")
 	fs.DurationVar(&c.CertMinValidity, "cert-min-validity", 14*24*time.Hour, "fail when the serving certificate expires sooner than this")
 	if err := fs.Parse(args); err != nil {
@@ -74,6 +78,9 @@ func ParseFlags(args []string, out io.Writer) (Config, error) {
 	}
 	if c.Output != "table" && c.Output != "json" {
 		errs = append(errs, fmt.Errorf("--output: %q is not table or json", c.Output))
+	}
+	if c.Mode != "auto" && c.Mode != "webhook" && c.Mode != "policy" {
+		errs = append(errs, fmt.Errorf("--mode: %q is not auto, webhook or policy", c.Mode))
 	}
 	if c.Timeout <= 0 {
 		errs = append(errs, errors.New("--timeout: must be positive"))

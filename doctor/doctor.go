@@ -84,18 +84,18 @@ func connect(cfg Config) (kubernetes.Interface, string, error) {
 // missing permission never hides the other checks.
 func Run(ctx context.Context, client kubernetes.Interface, cfg Config, now time.Time) []Finding {
 	c := read(ctx, client, cfg, now)
+	injector := []func(*cluster) []Finding{checkDeployment, checkWebhookConfig, checkCertificate, checkCABundle}
+	if c.policies != nil {
+		injector = []func(*cluster) []Finding{checkMutatingPolicy, checkValidatingPolicies}
+	}
 	var findings []Finding
-	for _, check := range []func(*cluster) []Finding{
-		checkDeployment,
-		checkWebhookConfig,
-		checkCertificate,
-		checkCABundle,
+	for _, check := range append(injector,
 		checkNamespaces,
 		checkPodsInjected,
 		checkSidecars,
 		checkRestarts,
 		checkGracePeriods,
-	} {
+	) {
 		findings = append(findings, check(c)...)
 	}
 	return findings

@@ -24,6 +24,9 @@ const (
 	CheckSidecarReady     = "sidecar-ready"
 	CheckLivenessRestarts = "liveness-restarts"
 	CheckGracePeriod      = "grace-period"
+	// Policy mode.
+	CheckMutatingPolicy   = "mutating-policy"
+	CheckValidatingPolicy = "validating-policy"
 )
 
 // Finding is one line of the report.

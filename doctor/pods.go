@@ -52,6 +52,9 @@ func (c *cluster) whyNotInjected(pod *corev1.Pod) (why, hint string) {
 		return fmt.Sprintf("namespace %s is not labelled %s=%s", pod.Namespace, webhook.NamespaceLabel, webhook.NamespaceLabelEnabled),
 			labelCommand(pod.Namespace) + ", " + recreate
 	}
+	if c.policies != nil {
+		return c.whyNotInjectedByPolicy(pod)
+	}
 	created := pod.CreationTimestamp.Time
 	if c.webhookConfigErr != nil {
 		return "the MutatingWebhookConfiguration is missing", "reinstall the chart, " + recreate
@@ -81,6 +84,11 @@ func (c *cluster) whyNotInjected(pod *corev1.Pod) (why, hint string) {
 // selects reports whether the webhook configuration's namespaceSelector
 // (else the chart's label) selects ns.
 func (c *cluster) selects(ns *corev1.Namespace) bool {
+	if p := c.policies; p != nil && p.mutatingErr == nil && p.mutating.Spec.MatchConstraints != nil {
+		if sel, err := metav1.LabelSelectorAsSelector(p.mutating.Spec.MatchConstraints.NamespaceSelector); err == nil {
+			return sel.Matches(labels.Set(ns.Labels))
+		}
+	}
 	if c.webhookConfigErr == nil && len(c.webhookConfig.Webhooks) > 0 && c.webhookConfig.Webhooks[0].NamespaceSelector != nil {
 		if sel, err := metav1.LabelSelectorAsSelector(c.webhookConfig.Webhooks[0].NamespaceSelector); err == nil {
 			return sel.Matches(labels.Set(ns.Labels))
@@ -91,6 +99,9 @@ func (c *cluster) selects(ns *corev1.Namespace) bool {
 
 // failurePolicyIgnore explains how the pod got through, when it did.
 func (c *cluster) failurePolicyIgnore() string {
+	if c.webhookConfig == nil {
+		return ""
+	}
 	for _, wh := range c.webhookConfig.Webhooks {
 		if wh.FailurePolicy != nil && *wh.FailurePolicy == admissionregistrationv1.Ignore {
 			return "; failurePolicy Ignore admitted it without the sidecar"

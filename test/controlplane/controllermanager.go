@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,9 +12,11 @@ import (
 )
 
 // StartControllerManager runs kube-controller-manager against cp with the
-// controllers that turn a Deployment into pods, until the test ends. Its
-// output is logged when the test fails.
-func (cp *ControlPlane) StartControllerManager(t testing.TB) {
+// controllers that turn a Deployment into pods, and the extra ones named
+// (e.g. validatingadmissionpolicy-status-controller, which type-checks
+// validating policies), until the test ends. Its output is logged when the
+// test fails.
+func (cp *ControlPlane) StartControllerManager(t testing.TB, extra ...string) {
 	t.Helper()
 	bin := filepath.Join(AssetsDir(t), "kube-controller-manager")
 	if _, err := os.Stat(bin); err != nil {
@@ -25,7 +28,7 @@ func (cp *ControlPlane) StartControllerManager(t testing.TB) {
 	}
 	cmd := exec.Command(bin,
 		"--kubeconfig="+kubeconfig,
-		"--controllers=deployment-controller,replicaset-controller",
+		"--controllers="+strings.Join(append([]string{"deployment-controller", "replicaset-controller"}, extra...), ","),
 		"--leader-elect=false",
 		"--secure-port=0", // no health endpoint needed; nothing else may take a port
 	)

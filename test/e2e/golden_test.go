@@ -45,15 +45,12 @@ func checkGolden(t *testing.T, client kubernetes.Interface, labelled, unlabelled
 	got, err := client.CoreV1().Pods(labelled).Create(ctx, in, metav1.CreateOptions{})
 	testkit.Must(t, err)
 	useToken(t, got, preStopToken(t, out))
-	want, err := client.CoreV1().Pods(unlabelled).Create(ctx, out, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
-	testkit.Must(t, err)
-	if !equality.Semantic.DeepEqual(stored(got), stored(want)) {
-		t.Fatalf("the pod created through the API server differs from webhook/testdata/%s.out.yaml as the API server stores it (- got, + want):\n%s",
-			name, diff.Diff(stored(got), stored(want)))
-	}
+	checkStored(t, client, got, unlabelled, out)
 
 	// The comparison sees a mutation at all: the uninjected input, stored
 	// the same way, must differ.
+	want, err := client.CoreV1().Pods(unlabelled).Create(ctx, out, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+	testkit.Must(t, err)
 	plainIn := goldenPod(t, name+".in.yaml")
 	plainIn.Name = name
 	plain, err := client.CoreV1().Pods(unlabelled).Create(ctx, plainIn, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
@@ -108,6 +105,19 @@ func tokenFields(pod *corev1.Pod) (env, header *string) {
 		}
 	}
 	return env, header
+}
+
+// checkStored fails unless got, a pod the API server stored, equals out (a
+// golden output) as the API server stores it: out sent through unlabelled
+// as a server-side dry run (see checkGolden).
+func checkStored(t *testing.T, client kubernetes.Interface, got *corev1.Pod, unlabelled string, out *corev1.Pod) {
+	t.Helper()
+	want, err := client.CoreV1().Pods(unlabelled).Create(t.Context(), out, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+	testkit.Must(t, err)
+	if !equality.Semantic.DeepEqual(stored(got), stored(want)) {
+		t.Fatalf("the pod created through the API server differs from webhook/testdata/%s.out.yaml as the API server stores it (- got, + want):\n%s",
+			got.Name, diff.Diff(stored(got), stored(want)))
+	}
 }
 
 // goldenPod reads a golden file (webhook/testdata) as a Pod.

@@ -119,23 +119,8 @@ func install(t *testing.T, helmArgs ...string) *installed {
 // render runs `helm template` on the chart and decodes every object.
 func render(t *testing.T, extra ...string) []*unstructured.Unstructured {
 	t.Helper()
-	root := testkit.RepoRoot(t)
-	helm := filepath.Join(root, "bin", "helm")
-	if _, err := os.Stat(helm); err != nil {
-		t.Fatalf("helm is missing (%v): run `make deps`, it builds helm into bin/", err)
-	}
-	home := t.TempDir()
-	args := append([]string{"template", release, filepath.Join(root, "charts", "sidekiq-probe"),
-		"--namespace", namespace, "--kube-version", kubeVersion}, extra...)
-	cmd := exec.Command(helm, args...)
-	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+home, "HELM_CONFIG_HOME="+home, "HELM_DATA_HOME="+home,
-		"KUBECONFIG="+filepath.Join(home, "none"))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("helm template: %v\n%s", err, stderr.Bytes())
-	}
+	out := runHelm(t, append([]string{"template", release, chartDir(t),
+		"--namespace", namespace, "--kube-version", kubeVersion}, extra...)...)
 	var objs []*unstructured.Unstructured
 	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(out), 4096)
 	for {
@@ -149,6 +134,32 @@ func render(t *testing.T, extra ...string) []*unstructured.Unstructured {
 			objs = append(objs, obj)
 		}
 	}
+}
+
+func chartDir(t *testing.T) string {
+	return filepath.Join(testkit.RepoRoot(t), "charts", "sidekiq-probe")
+}
+
+// runHelm runs the real helm (bin/helm) with args and returns its standard
+// output; it fails the test when helm fails. Its homes are the test's own,
+// and no kubeconfig is read unless args name one.
+func runHelm(t *testing.T, args ...string) []byte {
+	t.Helper()
+	helm := filepath.Join(testkit.RepoRoot(t), "bin", "helm")
+	if _, err := os.Stat(helm); err != nil {
+		t.Fatalf("helm is missing (%v): run `make deps`, it builds helm into bin/", err)
+	}
+	home := t.TempDir()
+	cmd := exec.Command(helm, args...)
+	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+home, "HELM_CONFIG_HOME="+home, "HELM_DATA_HOME="+home,
+		"KUBECONFIG="+filepath.Join(home, "none"))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("helm %s: %v\n%s", args[0], err, stderr.Bytes())
+	}
+	return out
 }
 
 // serviceAccountKubeconfig writes a kubeconfig that acts as the chart's

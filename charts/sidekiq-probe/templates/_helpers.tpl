@@ -118,3 +118,8 @@ part of the name and two releases never share one. */}}
 {{- define "sidekiq-probe.clusterRoleName" -}}
 {{- printf "%s-%s" .Release.Namespace (include "sidekiq-probe.webhookName" .) -}}
 {{- end -}}
+
+{{/* Policy mode: the Secret holding the release's preStop token. */}}
+{{- define "sidekiq-probe.tokenSecretName" -}}
+{{- .Values.policy.existingTokenSecret | default (printf "%s-prestop-token" (include "sidekiq-probe.fullname" . | trunc 50 | trimSuffix "-")) -}}
+{{- end -}}
