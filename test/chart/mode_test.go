@@ -1,15 +1,15 @@
 package chart_test
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-
-	"sidekiq-probe.io/sidekiq-probe/contract"
 )
 
 // kinds lists the rendered objects as "Kind name".
@@ -153,5 +153,24 @@ func TestMode_WebhookIsTheDefaultAndRendersNoPolicy(t *testing.T) {
 			t.Errorf("webhook mode renders %s: its tokens are per pod", s.Name)
 		}
 	}
-	_ = contract.ContainerName
+}
+
+// The token is created on install and read back on upgrades: pods keep
+// matching the policy's token across `helm upgrade`.
+func TestMode_PolicyTokenSurvivesUpgrades(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t)
+	token := func() []byte {
+		s, err := c.Client.CoreV1().Secrets(namespace).Get(t.Context(), release+"-prestop-token", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Data["token"]
+	}
+	c.helm(t, "install", release, chartDir, "--create-namespace", "--set", "mode=policy")
+	installed := token()
+	c.helm(t, "upgrade", release, chartDir, "--set", "mode=policy", "--set", "defaultMaxJobSeconds=90")
+	if upgraded := token(); !bytes.Equal(upgraded, installed) || len(installed) < 32 {
+		t.Errorf("token %q after install, %q after upgrade: want one token of at least 32 bytes, kept", installed, upgraded)
+	}
 }

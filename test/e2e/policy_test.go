@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"os"
@@ -48,8 +49,12 @@ func selectMode(value string) []string {
 // and nativeSidecar=false for the golden cases named non-native-*.
 type policyCluster struct {
 	*installed
-	warnings *testkit.WarningRecorder
-	client   kubernetes.Interface // records warnings
+	// releaseTokens is each policy release's preStop token, by the
+	// namespace it injects, as pods get it: its Secret's data as stored
+	// (base64), made URL-safe.
+	releaseTokens map[string]string
+	warnings      *testkit.WarningRecorder
+	client        kubernetes.Interface // records warnings
 }
 
 func startPolicyCluster(t *testing.T) *policyCluster {
@@ -71,7 +76,13 @@ func startPolicyCluster(t *testing.T) *policyCluster {
 	// Deployments become pods; validating policies get type-checked.
 	in.cp.StartControllerManager(t, "validatingadmissionpolicy-status-controller")
 	warnings, client := testkit.WarningClient(t, in.cp.Config)
-	c := &policyCluster{installed: in, warnings: warnings, client: client}
+	tokens := map[string]string{}
+	for ns, release := range map[string]string{policyMode: policyRelease, policyNonNative: policyNonNativeR} {
+		secret, err := in.cp.Client.CoreV1().Secrets(namespace).Get(t.Context(), release+"-prestop-token", metav1.GetOptions{})
+		testkit.Must(t, err)
+		tokens[ns] = strings.NewReplacer("+", "-", "/", "_", "=", "").Replace(base64.StdEncoding.EncodeToString(secret.Data["token"]))
+	}
+	c := &policyCluster{installed: in, releaseTokens: tokens, warnings: warnings, client: client}
 	// Policies and webhook configurations take effect asynchronously.
 	for _, ns := range []string{webhookMode, policyMode, policyNonNative} {
 		waitFor(t, "pods of "+ns+" are injected", func() bool {
@@ -170,6 +181,11 @@ func (c *policyCluster) checkDeployment(t *testing.T) {
 		})
 	}
 	got, want := podOfTemplate(pods[policyMode]), podOfTemplate(pods[webhookMode])
+	if token := preStopToken(t, got); token != c.releaseTokens[policyMode] {
+		t.Errorf("the Deployment's pod has preStop token %q, want the release's %q", token, c.releaseTokens[policyMode])
+	}
+	setToken(got, "token")
+	setToken(want, "token")
 	if !hasSidecar(got) {
 		t.Fatal("the Deployment's pod has no sidecar in policy mode")
 	}
@@ -219,8 +235,12 @@ func (c *policyCluster) checkSamePod(t *testing.T, name string, pod *corev1.Pod)
 	}
 	got, warnings, err := c.create(t, ns, pod.DeepCopy())
 	testkit.Must(t, err)
+	token := c.checkToken(t, got, pod)
 	want, _ := goldenPodOf(t, name+".out.yaml")
 	want.Name, want.Spec.NodeName = name, pod.Spec.NodeName
+	if token != "" {
+		setToken(got, preStopToken(t, want)) // the golden files have a fixed reader's
+	}
 	checkStored(t, c.cp.Client, got, "unlabelled", want)
 	wantWarnings, _ := goldenText(t, name+".warnings")
 	if text := lines(warnings); text != wantWarnings {
@@ -231,11 +251,41 @@ func (c *policyCluster) checkSamePod(t *testing.T, name string, pod *corev1.Pod)
 	}
 	byWebhook, webhookWarnings, err := c.create(t, webhookMode, pod.DeepCopy())
 	testkit.Must(t, err)
+	setToken(got, "token")
+	setToken(byWebhook, "token")
 	if !equality.Semantic.DeepEqual(stored(got), stored(byWebhook)) {
 		t.Errorf("policy mode stored another pod than webhook mode (- policy, + webhook):\n%s", diff.Diff(stored(got), stored(byWebhook)))
 	}
 	if !slices.Equal(warnings, webhookWarnings) {
 		t.Errorf("policy mode warned %q, webhook mode %q", warnings, webhookWarnings)
+	}
+}
+
+// checkToken returns the preStop token of got, a pod stored in policy mode
+// from in ("" when not injected): the sidecar's and the preStop hook's (when
+// ours) must be the same, and the release's unless in had a sound one.
+func (c *policyCluster) checkToken(t *testing.T, got, in *corev1.Pod) string {
+	t.Helper()
+	env, _ := tokenFields(got)
+	if env == nil {
+		return ""
+	}
+	token := preStopToken(t, got)
+	release := c.releaseTokens[got.Namespace]
+	if kept, _ := tokenFields(in); token != release && (kept == nil || token != *kept) {
+		t.Errorf("preStop token %q: want the release's %q or the pod's own", token, release)
+	}
+	return token
+}
+
+// setToken puts token in both places of a pod's preStop token.
+func setToken(pod *corev1.Pod, token string) {
+	env, header := tokenFields(pod)
+	if env != nil {
+		*env = token
+	}
+	if header != nil {
+		*header = token
 	}
 }
 

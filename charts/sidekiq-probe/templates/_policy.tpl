@@ -43,6 +43,29 @@ r'^[+-]?0*[0-9]{1,18}$'
   expression: >-
     has(object.spec.shareProcessNamespace) && object.spec.shareProcessNamespace == false ?
     'spec.shareProcessNamespace: "false" is not accepted: true or unset: the sidecar must see the Sidekiq process to signal it' : ''
+- name: hostPIDError
+  expression: >-
+    has(object.spec.hostPID) && object.spec.hostPID == true ?
+    'spec.hostPID: "true" is not accepted: false or unset: the sidecar needs shareProcessNamespace, which the API server refuses together with hostPID' : ''
+- name: hostNetworkError
+  expression: >-
+    has(object.spec.hostNetwork) && object.spec.hostNetwork == true ?
+    'spec.hostNetwork: "true" is not accepted: false or unset: on the host network the sidecar\'s port, /prestop included, would be the node\'s' : ''
+- name: osError
+  expression: >-
+    has(object.spec.os) && has(object.spec.os.name) && object.spec.os.name == 'windows' ?
+    'spec.os.name: "windows" is not accepted: "linux" or unset: the sidecar is a Linux container that reads Sidekiq\'s processes in /proc' : ''
+# Only the injection adds a sidekiq-probe container, always with the status
+# annotation; anyone else's would be rewritten into ours.
+- name: foreignSidecarError
+  expression: >-
+    variables.annotations[?'sidekiq-probe.io/status'].orValue('') == 'injected' ? '' :
+    ((has(object.spec.initContainers) ? lists.range(size(object.spec.initContainers)).filter(i,
+        object.spec.initContainers[i].name == 'sidekiq-probe').map(i, 'spec.initContainers[' + string(i) + ']') : []) +
+     (has(object.spec.containers) && object.spec.containers != null ? lists.range(size(object.spec.containers)).filter(i,
+        object.spec.containers[i].name == 'sidekiq-probe').map(i, 'spec.containers[' + string(i) + ']') : []) + ['']).map(f,
+      f == '' ? '' : f + '.name: "sidekiq-probe" is not accepted: another name: "sidekiq-probe" is the sidecar\'s, ' +
+        'and this pod has no sidekiq-probe.io/status: injected annotation, so the webhook did not add it')[0]
 # (Absent from a pod the API server will reject as invalid.)
 - name: containers
   expression: "has(object.spec.containers) && object.spec.containers != null ? object.spec.containers : []"
@@ -145,6 +168,10 @@ r'^[+-]?0*[0-9]{1,18}$'
   expression: >-
     variables.injectError != '' ? variables.injectError :
     variables.shareError != '' ? variables.shareError :
+    variables.hostPIDError != '' ? variables.hostPIDError :
+    variables.hostNetworkError != '' ? variables.hostNetworkError :
+    variables.osError != '' ? variables.osError :
+    variables.foreignSidecarError != '' ? variables.foreignSidecarError :
     variables.containerError != '' ? variables.containerError :
     variables.maxJobError != '' ? variables.maxJobError :
     variables.timeoutError != '' ? variables.timeoutError :
@@ -189,13 +216,15 @@ r'^[+-]?0*[0-9]{1,18}$'
       [variables.sidekiq.securityContext.runAsUser] :
     has(object.spec.securityContext) && has(object.spec.securityContext.runAsUser) ?
       [object.spec.securityContext.runAsUser] : []
-# Sidekiq's Redis URL variable as declared; [] when it is not. (No slice():
-# it returns the pod's objects in a form a JSONPatch value cannot hold.)
+# Sidekiq's Redis URL variable as declared, the last entry of its name (the
+# one the container gets); [] when it is not. (No slice(): it returns the
+# pod's objects in a form a JSONPatch value cannot hold.)
 - name: redisURLVar
   expression: >-
     !has(variables.sidekiq.env) ? [] :
       lists.range(size(variables.sidekiq.env)).filter(i, variables.sidekiq.env[i].name == variables.redisURLEnv &&
-        !lists.range(i).exists(k, variables.sidekiq.env[k].name == variables.redisURLEnv)).map(i, variables.sidekiq.env[i])
+        !lists.range(size(variables.sidekiq.env)).exists(k, k > i && variables.sidekiq.env[k].name == variables.redisURLEnv))
+      .map(i, variables.sidekiq.env[i])
 {{- end -}}
 
 {{- /* CEL of a probe on the sidecar's port (by number). Object types exist
@@ -216,17 +245,6 @@ webhook/mutate.go's apply, read from a valid pod.
 {{- define "sidekiq-probe.policy.patches" -}}
 - name: path
   expression: "'/spec/containers/' + string(variables.sidekiqIndex)"
-- name: preStop
-  expression: >-
-    {'httpGet': {'path': dyn('/prestop'), 'port': dyn(variables.port), 'scheme': dyn('HTTP')}}
-# setProbes: each probe and the preStop hook only where the user set none.
-- name: probeOps
-  expression: >-
-    (has(variables.sidekiq.startupProbe) ? [] : [{{ include "sidekiq-probe.policy.add" (dict "path" "variables.path + '/startupProbe'" "value" (include "sidekiq-probe.policy.probe" (dict "path" "/startupz" "period" 5 "failures" 60))) }}]) +
-    (has(variables.sidekiq.livenessProbe) ? [] : [{{ include "sidekiq-probe.policy.add" (dict "path" "variables.path + '/livenessProbe'" "value" (include "sidekiq-probe.policy.probe" (dict "path" "/livez" "period" 10 "failures" 3))) }}]) +
-    (has(variables.sidekiq.readinessProbe) ? [] : [{{ include "sidekiq-probe.policy.add" (dict "path" "variables.path + '/readinessProbe'" "value" (include "sidekiq-probe.policy.probe" (dict "path" "/readyz" "period" 10 "failures" 1))) }}]) +
-    (!has(variables.sidekiq.lifecycle) ? [{{ include "sidekiq-probe.policy.add" (dict "path" "variables.path + '/lifecycle'" "value" "{'preStop': variables.preStop}") }}] :
-     !has(variables.sidekiq.lifecycle.preStop) ? [{{ include "sidekiq-probe.policy.add" (dict "path" "variables.path + '/lifecycle/preStop'" "value" "variables.preStop") }}] : [])
 # The sidecar is completed where it is (an init container first), never
 # added twice; a new one is appended.
 - name: initSidecar
@@ -240,6 +258,38 @@ webhook/mutate.go's apply, read from a valid pod.
   expression: >-
     size(variables.initSidecar) > 0 ? [object.spec.initContainers[variables.initSidecar[0]]] :
     size(variables.containerSidecar) > 0 ? [object.spec.containers[variables.containerSidecar[0]]] : []
+# The preStop token: the sidecar's own when it is sound (an earlier pass: the
+# same rule as webhook/token.go, so injecting twice changes nothing), else the
+# release's, from the policy's parameter (CEL has no random source). The
+# Secret's data arrives as stored, base64: made URL-safe like the webhook's.
+- name: currentToken
+  expression: >-
+    variables.current.map(c, !has(c.env) ? [] :
+      lists.range(size(c.env)).filter(i, c.env[i].name == 'SIDEKIQ_PROBE_PRESTOP_TOKEN' &&
+        !lists.range(size(c.env)).exists(k, k > i && c.env[k].name == 'SIDEKIQ_PROBE_PRESTOP_TOKEN')).map(i, c.env[i])).flatten()
+    .filter(e, !has(e.valueFrom) && has(e.value) && e.value.matches(r'^[A-Za-z0-9_-]{22,256}$')).map(e, e.value)
+- name: token
+  expression: >-
+    size(variables.currentToken) > 0 ? variables.currentToken[0] :
+      string(params.data.token).replace('+', '-').replace('/', '_').replace('=', '')
+- name: preStop
+  expression: >-
+    {'httpGet': {'path': dyn('/prestop'), 'port': dyn(variables.port), 'scheme': dyn('HTTP'),
+      'httpHeaders': dyn([{'name': dyn('X-Sidekiq-Probe-Token'), 'value': dyn(variables.token)}])}}
+# Ours (from an earlier pass) is rewritten whole: the header carries this token.
+- name: preStopIsOurs
+  expression: >-
+    has(variables.sidekiq.lifecycle) && has(variables.sidekiq.lifecycle.preStop) && has(variables.sidekiq.lifecycle.preStop.httpGet) &&
+    variables.sidekiq.lifecycle.preStop.httpGet.path == '/prestop' && variables.sidekiq.lifecycle.preStop.httpGet.port == variables.port
+# setProbes: each probe and the preStop hook only where the user set none.
+- name: probeOps
+  expression: >-
+    (has(variables.sidekiq.startupProbe) ? [] : [{{ include "sidekiq-probe.policy.add" (dict "path" "variables.path + '/startupProbe'" "value" (include "sidekiq-probe.policy.probe" (dict "path" "/startupz" "period" 5 "failures" 60))) }}]) +
+    (has(variables.sidekiq.livenessProbe) ? [] : [{{ include "sidekiq-probe.policy.add" (dict "path" "variables.path + '/livenessProbe'" "value" (include "sidekiq-probe.policy.probe" (dict "path" "/livez" "period" 10 "failures" 3))) }}]) +
+    (has(variables.sidekiq.readinessProbe) ? [] : [{{ include "sidekiq-probe.policy.add" (dict "path" "variables.path + '/readinessProbe'" "value" (include "sidekiq-probe.policy.probe" (dict "path" "/readyz" "period" 10 "failures" 1))) }}]) +
+    (!has(variables.sidekiq.lifecycle) ? [{{ include "sidekiq-probe.policy.add" (dict "path" "variables.path + '/lifecycle'" "value" "{'preStop': variables.preStop}") }}] :
+     !has(variables.sidekiq.lifecycle.preStop) || variables.preStopIsOurs ?
+       [{{ include "sidekiq-probe.policy.add" (dict "path" "variables.path + '/lifecycle/preStop'" "value" "variables.preStop") }}] : [])
 - name: sidecarInInit
   expression: >-
     size(variables.initSidecar) > 0 || (size(variables.containerSidecar) == 0 && {{ .Values.nativeSidecar }})
@@ -258,19 +308,24 @@ webhook/mutate.go's apply, read from a valid pod.
       {'name': dyn('POD_NAME'), 'valueFrom': dyn({'fieldRef': {'apiVersion': 'v1', 'fieldPath': 'metadata.name'}})},
       {'name': dyn('SIDEKIQ_PROBE_PORT'), 'value': dyn(string(variables.port))},
       {'name': dyn('SIDEKIQ_PROBE_MAX_JOB_SECONDS'), 'value': dyn(string(variables.maxJobSeconds))},
+      {'name': dyn('SIDEKIQ_PROBE_SHUTDOWN_TIMEOUT_SECONDS'), 'value': dyn(string(variables.shutdownTimeoutSeconds))},
       {'name': dyn('SIDEKIQ_PROBE_HEARTBEAT_TIMEOUT_SECONDS'), 'value': dyn(string(variables.heartbeatTimeoutSeconds))},
       {'name': dyn('SIDEKIQ_PROBE_QUIET_SIGNAL'), 'value': dyn(variables.quietSignal)},
-      {'name': dyn('SIDEKIQ_PROBE_REDIS_URL_ENV'), 'value': dyn(variables.redisURLEnv)}
+      {'name': dyn('SIDEKIQ_PROBE_REDIS_URL_ENV'), 'value': dyn(variables.redisURLEnv)},
+      {'name': dyn('SIDEKIQ_PROBE_PRESTOP_TOKEN'), 'value': dyn(variables.token)}
     ]
-# setEnv, once per variable of ours then the Redis URL's: each replaces the
-# first variable of its name where it stands, or is appended.
+- name: ourEnvNames
+  expression: "variables.ourEnv.map(e, e.name) + variables.redisURLVar.map(e, e.name)"
+# setEnv: each of ours (then the Redis URL's) replaces the first variable of
+# its name where it stands, later ones of that name are dropped, the others
+# are appended; the user's own stay where they are.
 - name: sidecarEnv
   expression: >-
-    lists.range(size(variables.currentEnv)).map(j,
-      lists.range(j).exists(k, variables.currentEnv[k].name == variables.currentEnv[j].name) ? [variables.currentEnv[j]] :
+    lists.range(size(variables.currentEnv)).filter(j, !(variables.currentEnv[j].name in variables.ourEnvNames) ||
+      !lists.range(j).exists(k, variables.currentEnv[k].name == variables.currentEnv[j].name)).map(j,
+      !(variables.currentEnv[j].name in variables.ourEnvNames) ? [variables.currentEnv[j]] :
       variables.redisURLVar.exists(r, r.name == variables.currentEnv[j].name) ? variables.redisURLVar :
-      variables.ourEnv.exists(o, o.name == variables.currentEnv[j].name) ?
-        variables.ourEnv.filter(o, o.name == variables.currentEnv[j].name) : [variables.currentEnv[j]]).flatten() +
+        variables.ourEnv.filter(o, o.name == variables.currentEnv[j].name)).flatten() +
     variables.ourEnv.filter(o, !variables.currentEnv.exists(e, e.name == o.name)) +
     variables.redisURLVar.filter(r, !variables.currentEnv.exists(e, e.name == r.name))
 # Without the variable itself, Sidekiq's envFrom sources the sidecar lacks.
@@ -284,18 +339,8 @@ webhook/mutate.go's apply, read from a valid pod.
     lists.range(size(variables.sidekiqEnvFrom)).filter(j,
       !variables.currentEnvFrom.exists(h, h == variables.sidekiqEnvFrom[j]) &&
       !lists.range(j).exists(k, variables.sidekiqEnvFrom[k] == variables.sidekiqEnvFrom[j])).map(j, variables.sidekiqEnvFrom[j])
-- name: currentPorts
-  expression: "variables.current.map(c, has(c.ports) ? c.ports : []).flatten()"
 - name: ourPort
   expression: "{'name': dyn('sidekiq-probe'), 'containerPort': dyn(variables.port), 'protocol': dyn('TCP')}"
-# setPort: ours replaces the port of its name, or is appended.
-- name: sidecarPorts
-  expression: >-
-    lists.range(size(variables.currentPorts)).map(j,
-      has(variables.currentPorts[j].name) && variables.currentPorts[j].name == 'sidekiq-probe' &&
-      !lists.range(j).exists(k, has(variables.currentPorts[k].name) && variables.currentPorts[k].name == 'sidekiq-probe') ?
-        [variables.ourPort] : [variables.currentPorts[j]]).flatten() +
-    (variables.currentPorts.exists(p, has(p.name) && p.name == 'sidekiq-probe') ? [] : [variables.ourPort])
 # Resources and security context are the user's to tune: set only when unset.
 - name: needsResources
   expression: >-
@@ -322,7 +367,8 @@ webhook/mutate.go's apply, read from a valid pod.
   expression: >-
     [
       {{ include "sidekiq-probe.policy.add" (dict "path" "variables.sidecarPath + '/image'" "value" (include "sidekiq-probe.sidecarImage" . | squote)) }},
-      {{ include "sidekiq-probe.policy.add" (dict "path" "variables.sidecarPath + '/command'" "value" "['/sidekiq-probe']") }}
+      {{ include "sidekiq-probe.policy.add" (dict "path" "variables.sidecarPath + '/command'" "value" "['/sidekiq-probe']") }},
+      {{ include "sidekiq-probe.policy.add" (dict "path" "variables.sidecarPath + '/ports'" "value" "[variables.ourPort]") }}
     ]
 - name: sidecarFillOps
   expression: >-
