@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"sidekiq-probe.io/sidekiq-probe/contract"
 	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
 	"sidekiq-probe.io/sidekiq-probe/internal/testsidekiq"
 	"sidekiq-probe.io/sidekiq-probe/probeserver/procfs"
@@ -226,5 +227,69 @@ func TestRealSidekiq_RedisDrainEndsAtTheBeatThatTakesTheSignal(t *testing.T) {
 	})
 	if started := testsidekiq.Started(p.ctx(), p.rdb); len(started) != 0 {
 		t.Errorf("jobs started after preStop: %q", started)
+	}
+}
+
+// The drain through Redis with every version's heartbeat (the recorded
+// fixtures): the test plays Sidekiq, popping "<identity>-signals" inside a
+// beat as 6.4 to 8.1 do, and reporting quiet only at the beat after.
+func TestRealRedis_RedisDrainEveryVersion(t *testing.T) {
+	refuse := func(int, syscall.Signal) error { return syscall.EPERM }
+	running := []testsidekiq.Job{{Class: "Long", RunAt: time.Now()}}
+	tests := map[string]struct {
+		atAck []testsidekiq.Job // running at the beat that takes the signal
+		// later beats, each {quiet, jobs}, until the drain must end
+		later []testsidekiq.Beat
+	}{
+		"idle when it takes the signal: drained at that beat": {},
+		"a job when it takes the signal: drained at the quiet beat without it": {
+			atAck: running,
+			later: []testsidekiq.Beat{{Quiet: true, Jobs: running}, {Quiet: true}},
+		},
+	}
+	for name, tc := range tests {
+		for _, v := range testsidekiq.Versions {
+			t.Run(name+"/Sidekiq "+v.Name, func(t *testing.T) {
+				t.Parallel()
+				p := startPod(t, podOptions{signal: refuse})
+				b := p.fakeSidekiq(v, "app")
+				b.Jobs = running
+				p.write(v, "", b)
+				p.waitCode("/readyz", http.StatusOK, 10*time.Second)
+				answers := make(chan int, 1)
+				go func() { answers <- p.serve(contract.PathPreStop, nil).Code }()
+				signals := b.Identity() + "-signals"
+				testkit.WaitFor(t, 10*time.Second, "the signal pushed", func() bool { return p.rdb.LLen(p.ctx(), signals).Val() == 1 })
+				notYet(t, answers, "before any beat took the signal")
+
+				b.Jobs, b.At = tc.atAck, time.Now()
+				if sig, err := v.WriteTakingSignal(p.ctx(), p.rdb, "", b); err != nil || sig != "TSTP" {
+					t.Fatalf("the beat took %q, %v; want TSTP", sig, err)
+				}
+				for _, next := range tc.later {
+					notYet(t, answers, "with a job running at the last beat")
+					b.Quiet, b.Jobs, b.At = next.Quiet, next.Jobs, time.Now()
+					p.write(v, "", b)
+				}
+				select {
+				case code := <-answers:
+					if code != http.StatusOK {
+						t.Errorf("/prestop = %d", code)
+					}
+				case <-time.After(10 * time.Second):
+					t.Fatal("/prestop did not return 10 s after the beat that allows it")
+				}
+			})
+		}
+	}
+}
+
+// notYet fails when /prestop has answered within four drain polls.
+func notYet(t *testing.T, answers <-chan int, when string) {
+	t.Helper()
+	select {
+	case code := <-answers:
+		t.Fatalf("/prestop answered %d %s", code, when)
+	case <-time.After(4 * drainPoll):
 	}
 }

@@ -169,6 +169,19 @@ func (v Version) Work(b Beat) map[string]string {
 // prefix ns ("" for none): the "processes" set, the process hash (replaced
 // whole, with Sidekiq's 60 s TTL) and the running jobs hash.
 func (v Version) Write(ctx context.Context, rdb redis.Cmdable, ns string, b Beat) error {
+	_, err := v.write(ctx, rdb, ns, b, false)
+	return err
+}
+
+// WriteTakingSignal writes b as Write does and, in the same transaction,
+// pops "<identity>-signals" as every version from 6.4 to 8.1 does inside its
+// heartbeat (Sidekiq then signals itself). It returns the signal taken, or
+// "" when the list was empty.
+func (v Version) WriteTakingSignal(ctx context.Context, rdb redis.Cmdable, ns string, b Beat) (string, error) {
+	return v.write(ctx, rdb, ns, b, true)
+}
+
+func (v Version) write(ctx context.Context, rdb redis.Cmdable, ns string, b Beat, takeSignal bool) (string, error) {
 	key := func(k string) string {
 		if ns == "" {
 			return k
@@ -176,6 +189,7 @@ func (v Version) Write(ctx context.Context, rdb redis.Cmdable, ns string, b Beat
 		return ns + ":" + k
 	}
 	id := b.Identity()
+	var signal *redis.StringCmd
 	_, err := rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.SAdd(ctx, key("processes"), id)
 		p.Del(ctx, key(id), key(id+":"+v.WorkKey))
@@ -185,9 +199,18 @@ func (v Version) Write(ctx context.Context, rdb redis.Cmdable, ns string, b Beat
 			p.HSet(ctx, key(id+":"+v.WorkKey), work)
 			p.Expire(ctx, key(id+":"+v.WorkKey), time.Minute)
 		}
+		if takeSignal {
+			signal = p.RPop(ctx, key(id+"-signals"))
+		}
 		return nil
 	})
-	return err
+	if err == redis.Nil {
+		err = nil // no signal waiting
+	}
+	if err != nil || signal == nil {
+		return "", err
+	}
+	return signal.Val(), nil
 }
 
 func epoch(t time.Time) float64 { return float64(t.Unix()) + float64(t.Nanosecond())/1e9 }
