@@ -125,6 +125,38 @@ func TestPolicyMode(t *testing.T) {
 	t.Run("every golden case is stored alike in both modes, warned and denied alike", c.checkGoldenCases)
 	t.Run("an annotated Deployment's pods are alike in both modes (through kube-controller-manager)", c.checkDeployment)
 	t.Run("doctor finds the policies bound and type-checked", c.checkDoctor)
+	t.Run("with the binding gone, the final-state policy flags an uninjected pod", c.checkFinalState)
+}
+
+// checkFinalState deletes the mutating policy's binding: pods are created
+// uninjected, and the chart's final-state ValidatingAdmissionPolicy (the one
+// webhook mode has too) warns, naming what to check.
+func (c *policyCluster) checkFinalState(t *testing.T) {
+	bindings := c.cp.Client.AdmissionregistrationV1().MutatingAdmissionPolicyBindings()
+	testkit.Must(t, bindings.Delete(t.Context(), policyRelease, metav1.DeleteOptions{}))
+	var warnings []string
+	waitFor(t, "pods are no longer injected", func() bool {
+		pod, w, err := c.create(t, policyMode, sidekiqPod(true))
+		testkit.Must(t, err)
+		warnings = w
+		return !hasSidecar(pod)
+	})
+	want := "was not injected by the sidekiq-probe MutatingAdmissionPolicy (no sidekiq-probe sidecar; "
+	if !slices.ContainsFunc(warnings, func(w string) bool {
+		return strings.Contains(w, want) && strings.Contains(w, "mutatingadmissionpolicybinding "+policyRelease)
+	}) {
+		t.Errorf("warnings %q, want the final-state policy's, containing %q and naming the binding", warnings, want)
+	}
+
+	// The doctor fails the missing binding.
+	cfg := doctor.Config{Mode: "policy", WebhookNamespace: namespace, WebhookConfig: policyRelease, Namespace: policyMode}
+	findings := doctor.Run(t.Context(), c.cp.Client, cfg, time.Now())
+	if !slices.ContainsFunc(findings, func(f doctor.Finding) bool {
+		return f.Check == doctor.CheckMutatingPolicy && f.Status == doctor.Fail &&
+			f.Object == "mutatingadmissionpolicybinding "+policyRelease && f.Detail == "not found"
+	}) {
+		t.Errorf("findings %+v: want the missing binding failed", findings)
+	}
 }
 
 // checkGoldenCases creates the input of every golden case of webhook/testdata
