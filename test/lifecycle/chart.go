@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,11 +44,15 @@ func (e *Env) installChart(ctx context.Context, values []string) error {
 	if out, err := e.helm(ctx, args...); err != nil {
 		return fmt.Errorf("helm install: %w\n%s", err, out)
 	}
-	if err := e.pointWebhookAtAPIServer(ctx); err != nil {
-		return err
+	// Policy mode has no webhook: the API server injects by itself.
+	webhook := !slices.Contains(values, "mode=policy")
+	if webhook {
+		if err := e.pointWebhookAtAPIServer(ctx); err != nil {
+			return err
+		}
 	}
-	e.log.Info("lifecycle: chart installed, waiting for the webhook")
-	return e.waitInjecting(ctx)
+	e.log.Info("lifecycle: chart installed, waiting for injection", "webhook", webhook)
+	return e.waitInjecting(ctx, webhook)
 }
 
 // helm runs bin/helm against the node, with its own empty home.
@@ -86,11 +91,21 @@ func (e *Env) pointWebhookAtAPIServer(ctx context.Context) error {
 	return err
 }
 
-// waitInjecting waits for the webhook Deployment to be available and for a
-// dry-run pod in an opted-in namespace to come back with the sidecar.
-func (e *Env) waitInjecting(ctx context.Context) error {
+// waitInjecting waits for the webhook Deployment to be available (when
+// there is one) and for a dry-run pod in an opted-in namespace to come back
+// with the sidecar.
+func (e *Env) waitInjecting(ctx context.Context, webhook bool) error {
+	if webhook {
+		if err := e.waitWebhookRolledOut(ctx); err != nil {
+			return err
+		}
+	}
+	return e.waitDryRunInjected(ctx)
+}
+
+func (e *Env) waitWebhookRolledOut(ctx context.Context) error {
 	deployments := e.Cluster.Client.AppsV1().Deployments(ReleaseNamespace)
-	err := cluster.Poll(ctx, 3*time.Minute, func() error {
+	return cluster.Poll(ctx, 3*time.Minute, func() error {
 		d, err := deployments.Get(ctx, webhookName, metav1.GetOptions{})
 		if err != nil {
 			return err
@@ -100,9 +115,9 @@ func (e *Env) waitInjecting(ctx context.Context) error {
 		}
 		return nil
 	})
-	if err != nil {
-		return err
-	}
+}
+
+func (e *Env) waitDryRunInjected(ctx context.Context) error {
 	const probeNS = "lifecycle-webhook-check"
 	if err := e.CreateNamespace(ctx, probeNS, true); err != nil {
 		return err

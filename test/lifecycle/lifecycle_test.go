@@ -61,8 +61,35 @@ func TestLifecycle(t *testing.T) {
 	}
 }
 
+// TestLifecycle_PolicyMode runs the rolling update once more with the chart
+// in policy mode: no webhook, the API server injects (MutatingAdmissionPolicy)
+// and the pods' preStop token is the release's. policy.failurePolicy is Fail
+// by default: every pod of the scenario is one the policy shaped.
+func TestLifecycle_PolicyMode(t *testing.T) {
+	root := testkit.RepoRoot(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
+	defer cancel()
+	env, err := Start(ctx, EnvOptions{StateDir: filepath.Join(root, "bin", "cluster-lifecycle"),
+		ChartValues: []string{"mode=policy"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := env.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	sum := rollingUpdateNamed(t, ctx, env, 1, "rolling update, policy mode")
+	t.Log(sum)
+	(&summaryFile{path: filepath.Join(root, "bin", "lifecycle", "summary-policy.txt")}).add(t, sum)
+}
+
 func rollingUpdate(t *testing.T, ctx context.Context, env *Env, db int) Summary {
-	s := newScenario(t, ctx, env, "rolling update", db, Worker{Namespace: "rolling", Inject: true})
+	return rollingUpdateNamed(t, ctx, env, db, "rolling update")
+}
+
+func rollingUpdateNamed(t *testing.T, ctx context.Context, env *Env, db int, name string) Summary {
+	s := newScenario(t, ctx, env, name, db, Worker{Namespace: "rolling", Inject: true})
 	sum, err := s.Rollout(ctx, RolloutOptions{Rolls: 3, Rand: rand.New(rand.NewPCG(1, 1))})
 	testkit.Must(t, err)
 	expectAllInjected(t, sum)
