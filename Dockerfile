@@ -1,6 +1,11 @@
 # Both binaries in one small image: the webhook (sidekiq-probe-webhook) and the
 # probe sidecar (sidekiq-probe). The chart picks the entrypoint per container.
 #
+# `make image` builds the same image without Docker, for linux/amd64 and
+# linux/arm64, as an OCI archive (internal/ociimage); keep the two in
+# agreement: TestDockerfileAgrees compares this file's final stage (USER,
+# ENTRYPOINT, what it copies where) with that image.
+#
 # The base images are given as build arguments so that a mirror can be named at
 # build time; the defaults resolve on the builder's configured registry.
 ARG GO_IMAGE=golang:1.26-bookworm
