@@ -193,7 +193,7 @@ func TestSidecar_Connections(t *testing.T) {
 			p.waitFor(contract.PathLive, http.StatusOK, 30*time.Second)
 			idle, _ := p.rssKiB()
 			conns := sidecarOpen(t, strings.TrimPrefix(p.probe.Base, "http://"), 1000, tc.send)
-			time.Sleep(time.Second) // let the sidecar take them in
+			time.Sleep(3 * time.Second) // let the sidecar take them in, below its 5 s idle timeout
 			during, peak := p.rssKiB()
 			fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", p.probe.PID))
 			testkit.Must(t, err)
@@ -203,6 +203,11 @@ func TestSidecar_Connections(t *testing.T) {
 				conns, len(fds), float64(idle)/1024, float64(during)/1024, float64(peak)/1024, time.Since(start).Round(time.Millisecond))
 			if peak >= sidecarLimitKiB {
 				t.Errorf("peak RSS %d KiB, over the 32Mi limit", peak)
+			}
+			// 64 connections and a few dozen of its own (the listener, Redis,
+			// stdio, the runtime's); without the cap it held every one.
+			if len(fds) > 100 {
+				t.Errorf("the sidecar holds %d descriptors: the connection cap did not hold", len(fds))
 			}
 		})
 	}
