@@ -1,11 +1,14 @@
 package doctor
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
 
 	"sidekiq-probe.io/sidekiq-probe/webhook"
 )
@@ -38,6 +41,10 @@ type Config struct {
 	// fails. Renewal happens at two thirds of its life, so a certificate
 	// this close to expiry means renewal is not happening.
 	CertMinValidity time.Duration
+
+	// ReadSidecar reads an injected pod's sidecar /metrics; nil reads it
+	// through the API server's pod proxy. Not a flag: tests set it.
+	ReadSidecar func(ctx context.Context, pod *corev1.Pod, port int32) ([]byte, error)
 }
 
 // ParseFlags reads the doctor's flags. Both -flag and --flag work, as with

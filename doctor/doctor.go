@@ -95,6 +95,7 @@ func Run(ctx context.Context, client kubernetes.Interface, cfg Config, now time.
 		checkSidecars,
 		checkRestarts,
 		checkGracePeriods,
+		checkSidekiqs,
 	) {
 		findings = append(findings, check(c)...)
 	}

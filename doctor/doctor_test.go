@@ -142,6 +142,7 @@ func TestDoctor_OnARealAPIServer(t *testing.T) {
 			wantCode: 0,
 		},
 	}
+	t.Run("reads each sidecar", func(t *testing.T) { readsEachSidecar(t, cp.Client) })
 	n := 0
 	for name, tc := range tests {
 		n++

@@ -24,6 +24,7 @@ const (
 	CheckSidecarReady     = "sidecar-ready"
 	CheckLivenessRestarts = "liveness-restarts"
 	CheckGracePeriod      = "grace-period"
+	CheckSidekiq          = "sidekiq"
 	// Policy mode.
 	CheckMutatingPolicy   = "mutating-policy"
 	CheckValidatingPolicy = "validating-policy"

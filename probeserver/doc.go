@@ -10,9 +10,11 @@
 // look at /proc and one pipelined Redis round trip, giving a Snapshot),
 // scan.go (finding a new process's identity, and which Redis errors are
 // answers), heartbeat.go (reading Sidekiq's hash, whatever its version),
+// embedded.go (a Sidekiq inside another server: found, never managed),
 // rules.go (the pure decisions), drain.go (preStop), quieting.go (who gets
 // the quiet signal, when, and when a process counts as drained),
 // redisquiet.go (the signal through Redis and its acknowledgement), token.go
 // (who may call preStop), server.go (HTTP and shutdown), listener.go (what
-// connections may cost) and metrics.go.
+// connections may cost), metrics.go and jobage.go (the oldest running job's
+// age, read on scrapes only).
 package probeserver

@@ -62,6 +62,12 @@ func (d *drain) restartedSince(snap Snapshot) bool {
 // job, or MaxJobTime has passed. It returns early with a failure only when
 // ctx ends first; the drain itself goes on.
 func (s *Server) PreStop(ctx context.Context) Verdict {
+	if snap, _, err := s.look(ctx); err == nil {
+		if v, ok := embeddedVerdict(snap, false); ok {
+			s.log.Error("preStop: nothing drained", "reason", v.Reason, "process", v.Process)
+			return v // no quiet, no signal: SIGTERM follows at once
+		}
+	}
 	s.mu.Lock()
 	d := s.drain
 	s.mu.Unlock()

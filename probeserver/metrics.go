@@ -41,8 +41,8 @@ type metrics struct {
 
 // processSeries are one Sidekiq process's gauges; nil when unknown.
 type processSeries struct {
-	age, busy, concurrency, quiet *float64
-	capsules                      map[string]int // threads by capsule (8.0+)
+	age, busy, concurrency, quiet, embedded *float64
+	capsules                                map[string]int // threads by capsule (8.0+)
 }
 
 // histogram is a Prometheus histogram with fixed buckets.
@@ -84,6 +84,7 @@ func (m *metrics) observe(s Snapshot, h History) {
 		if p.Heartbeat != nil {
 			ps.busy = ptrTo(float64(p.Jobs))
 			ps.concurrency = ptrTo(float64(p.Heartbeat.Concurrency))
+			ps.embedded = ptrTo(0.0)
 			ps.capsules = p.Heartbeat.Capsules
 			ps.quiet = ptrTo(0.0)
 			if p.Heartbeat.Quiet {
@@ -91,6 +92,9 @@ func (m *metrics) observe(s Snapshot, h History) {
 			}
 		}
 		m.processes[p.PID] = ps
+	}
+	for _, p := range s.Embedded {
+		m.processes[p.PID] = processSeries{embedded: ptrTo(1.0)}
 	}
 }
 
@@ -161,6 +165,9 @@ func (m *metrics) write(b *bytes.Buffer, jobAges map[int]float64) {
 	perProcess(family{Name: "sidekiq_probe_concurrency", Type: "gauge",
 		Help: "Threads of each Sidekiq process, as its heartbeat states them."},
 		func(p processSeries) *float64 { return p.concurrency })
+	perProcess(family{Name: "sidekiq_probe_embedded", Type: "gauge",
+		Help: "1 for a Sidekiq embedded in another server (pid of the server): not supported, never quieted nor drained."},
+		func(p processSeries) *float64 { return p.embedded })
 	perProcess(family{Name: "sidekiq_probe_heartbeat_age_seconds", Type: "gauge",
 		Help: "Age of the newest heartbeat of each Sidekiq process."},
 		func(p processSeries) *float64 { return p.age })

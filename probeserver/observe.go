@@ -19,6 +19,9 @@ type Snapshot struct {
 	RedisErr  error // nil when Redis answered in time
 	RTT       time.Duration
 	Processes []Process
+	// Embedded are Sidekiqs running inside another server of the pod
+	// (embedded.go): never signalled, never drained.
+	Embedded []Process
 }
 
 // Process is one Sidekiq process of the pod, joined to its heartbeat.
@@ -52,8 +55,9 @@ type Observer struct {
 	Self      int // our own pid, never a Sidekiq
 	Clock     func() time.Time
 
-	mu    sync.Mutex
-	known map[int]knownIdentity // by pid
+	mu       sync.Mutex
+	known    map[int]knownIdentity // by pid
+	embedded map[int]knownIdentity // embedded Sidekiqs found, by pid of their host
 
 	scanning sync.Mutex // held by the one look that scans "processes"
 	pass     scanPass   // the scan in progress, carried across looks
@@ -76,8 +80,9 @@ func (o *Observer) Snapshot(ctx context.Context) (Snapshot, error) {
 	for i, p := range procs {
 		s.Processes[i] = Process{Process: p, Identity: o.identity(p)}
 	}
+	s.Embedded = o.knownEmbedded()
 	start := time.Now()
-	s.RedisErr = o.read(ctx, s.Processes)
+	s.RedisErr = o.read(ctx, &s)
 	s.RTT = time.Since(start)
 	return s, nil
 }
@@ -126,9 +131,13 @@ func (o *Observer) key(k string) string {
 // read fills in identities and heartbeats: the processes with a known
 // identity in one pipeline; the others, while some are unknown, through a
 // scan of the "processes" set (scan.go) and a pipeline of its candidates.
-func (o *Observer) read(ctx context.Context, procs []Process) error {
+func (o *Observer) read(ctx context.Context, s *Snapshot) error {
+	procs := s.Processes
 	var known []*Process
 	unknown := map[int]bool{}
+	for i := range s.Embedded {
+		known = append(known, &s.Embedded[i])
+	}
 	for i := range procs {
 		if procs[i].Identity != "" {
 			known = append(known, &procs[i])
@@ -142,6 +151,9 @@ func (o *Observer) read(ctx context.Context, procs []Process) error {
 	}
 	for i, p := range known {
 		o.fill(p, reads[i])
+	}
+	if len(procs) == 0 && len(s.Embedded) == 0 {
+		return o.findEmbedded(ctx, s)
 	}
 	if len(unknown) == 0 {
 		return nil

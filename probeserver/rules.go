@@ -10,7 +10,7 @@ import (
 // Verdict is a probe's answer and the reason for it.
 type Verdict struct {
 	OK      bool   `json:"-"`
-	Status  string `json:"status"` // "ok" or "fail"
+	Status  string `json:"status"` // "ok", "fail" or "unsupported" (embedded.go)
 	Reason  string `json:"reason"`
 	Process string `json:"process,omitempty"`
 }
@@ -75,6 +75,9 @@ func (h History) Observe(s Snapshot) History {
 
 // Startup passes once every Sidekiq process of the pod has a heartbeat.
 func Startup(s Snapshot) Verdict {
+	if v, ok := embeddedVerdict(s, true); ok {
+		return v
+	}
 	if len(s.Processes) == 0 {
 		return fail(nil, "no sidekiq process yet")
 	}
@@ -94,6 +97,9 @@ func Startup(s Snapshot) Verdict {
 // Sidekiq cannot beat then and a restarted Sidekiq exits at once without
 // Redis, unless RedisOutageRestartAfter says otherwise.
 func Live(s Snapshot, h History, r Rules) Verdict {
+	if v, ok := embeddedVerdict(s, true); ok {
+		return v
+	}
 	if len(s.Processes) == 0 {
 		return fail(nil, "no sidekiq process left")
 	}
@@ -187,7 +193,7 @@ func majorMinor(version string) (major, minor int, ok bool) {
 // The sidecar's own quiet flag counts at once; Sidekiq's "quiet" field only
 // turns true at its next heartbeat.
 func Ready(s Snapshot, h History, r Rules) Verdict {
-	if v := Live(s, h, r); !v.OK {
+	if v := Live(s, h, r); !v.OK || v.Status == statusUnsupported {
 		return v
 	}
 	if s.RedisErr != nil {

@@ -60,7 +60,8 @@ func (o *Observer) scan(ctx context.Context, unknown map[int]bool) (candidates [
 }
 
 // ours reports whether identity m is "<hostname>:<pid>:<nonce>" for one of
-// the pids in unknown.
+// the pids in unknown, or for any pid when unknown is nil (the search for an
+// embedded Sidekiq, embedded.go).
 func (o *Observer) ours(m string, unknown map[int]bool) bool {
 	rest, ok := strings.CutPrefix(m, o.Hostname+":")
 	if !ok {
@@ -68,7 +69,7 @@ func (o *Observer) ours(m string, unknown map[int]bool) bool {
 	}
 	pid, nonce, ok := strings.Cut(rest, ":")
 	n, err := strconv.Atoi(pid)
-	return ok && err == nil && nonce != "" && unknown[n]
+	return ok && err == nil && nonce != "" && (unknown == nil || unknown[n])
 }
 
 // globEscape quotes the characters Redis's glob patterns treat specially, so

@@ -41,6 +41,8 @@ type Server struct {
 	mu    sync.Mutex
 	hist  History
 	drain *drain // replaced when Sidekiq restarts after a drain
+	// embeddedSaid: the log said once that the pod's Sidekiq is embedded.
+	embeddedSaid bool
 }
 
 // New builds a server; it does not touch Redis or /proc yet.
@@ -115,6 +117,10 @@ func (s *Server) look(ctx context.Context) (Snapshot, History, error) {
 		s.log.Warn("redis unreachable", "err", snap.RedisErr)
 	}
 	s.hist = s.hist.Observe(snap)
+	if v, ok := embeddedVerdict(snap, true); ok && !s.embeddedSaid {
+		s.embeddedSaid = true
+		s.log.Error("not supported: probes answer 200 and preStop drains nothing", "reason", v.Reason, "process", v.Process)
+	}
 	if s.hist.Quieted && s.drain.restartedSince(snap) {
 		s.log.Info("sidekiq started again after preStop (a liveness restart): ready to serve and to drain again")
 		s.hist.Quieted, s.hist.QuietSince = false, time.Time{}

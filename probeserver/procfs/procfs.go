@@ -55,7 +55,7 @@ func (p FS) Sidekiqs(self int) ([]Process, error) {
 		if err != nil || pid == self {
 			continue
 		}
-		c, ok, err := p.candidate(pid, boot)
+		c, ok, err := p.candidate(pid, boot, IsSidekiq)
 		if err != nil {
 			return nil, err
 		}
@@ -72,10 +72,11 @@ type candidate struct {
 	ppid int
 }
 
-// candidate reads one pid; ok is false when it is not Sidekiq or is gone.
-func (p FS) candidate(pid int, boot time.Time) (candidate, bool, error) {
+// candidate reads one pid; ok is false when match does not want its
+// command line or it is gone.
+func (p FS) candidate(pid int, boot time.Time, match func(argv []string) bool) (candidate, bool, error) {
 	argv, err := p.cmdline(pid)
-	if err != nil || !IsSidekiq(argv) {
+	if err != nil || !match(argv) {
 		return candidate{}, false, nil // gone, or not ours to judge
 	}
 	f, err := p.statFields(pid)
@@ -121,6 +122,17 @@ func withoutParents(cs []candidate) []Process {
 		}
 	}
 	return found
+}
+
+// Lookup reads one live process whatever its command line: an embedded
+// Sidekiq runs inside another server, under that server's title.
+func (p FS) Lookup(pid int) (Process, bool) {
+	boot, err := p.bootTime()
+	if err != nil {
+		return Process{}, false
+	}
+	c, ok, err := p.candidate(pid, boot, func([]string) bool { return true })
+	return c.Process, ok && err == nil
 }
 
 // Alive reports whether pid still exists and is not a zombie.
