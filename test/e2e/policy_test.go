@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -123,6 +125,7 @@ func (c *policyCluster) create(t *testing.T, namespace string, pod *corev1.Pod) 
 func TestPolicyMode(t *testing.T) {
 	c := startPolicyCluster(t)
 	t.Run("every golden case is stored alike in both modes, warned and denied alike", c.checkGoldenCases)
+	t.Run("random commands choose the same container and shutdown timeout in both modes", c.checkRandomCommands)
 	t.Run("an annotated Deployment's pods are alike in both modes (through kube-controller-manager)", c.checkDeployment)
 	t.Run("doctor finds the policies bound and type-checked", c.checkDoctor)
 	t.Run("with the binding gone, the final-state policy flags an uninjected pod", c.checkFinalState)
@@ -191,6 +194,83 @@ func (c *policyCluster) checkGoldenCases(t *testing.T) {
 	if !slices.Equal(noPod, []string{"configmap-passes-through"}) {
 		t.Errorf("golden cases without a pod: %q, want only configmap-passes-through", noPod)
 	}
+}
+
+// checkRandomCommands creates pods of two containers whose commands are
+// drawn (seeded) from the words that matter to webhook/command.go: sidekiq
+// under several paths, -t and --timeout in each form, sh and bash -c with
+// quotes and shell operators. Both modes must pick the same container and
+// timeout, or deny with the same text. This is the CEL's shell splitting
+// against the Go reference on inputs no golden file holds.
+func (c *policyCluster) checkRandomCommands(t *testing.T) {
+	r := rand.New(rand.NewPCG(14, 1))
+	outcomes := map[string]int{}
+	defer func() { t.Logf("random commands: %v", outcomes) }()
+	for i := range 200 {
+		pod := sidekiqPod(true)
+		pod.GenerateName, pod.Name = "", fmt.Sprintf("random-%d", i)
+		worker := pod.Spec.Containers[0]
+		pod.Spec.Containers = []corev1.Container{worker, worker}
+		pod.Spec.Containers[1].Name = "other"
+		for j := range pod.Spec.Containers {
+			pod.Spec.Containers[j].Command, pod.Spec.Containers[j].Args = randomArgv(r), randomArgv(r)
+		}
+		byPolicy, policyWarnings, policyErr := c.create(t, policyMode, pod.DeepCopy())
+		byWebhook, webhookWarnings, webhookErr := c.create(t, webhookMode, pod.DeepCopy())
+		what := fmt.Sprintf("commands %q and %q, args %q and %q", pod.Spec.Containers[0].Command, pod.Spec.Containers[1].Command,
+			pod.Spec.Containers[0].Args, pod.Spec.Containers[1].Args)
+		if (policyErr == nil) != (webhookErr == nil) {
+			t.Fatalf("%s: policy mode error %v, webhook mode error %v", what, policyErr, webhookErr)
+		}
+		if policyErr != nil {
+			_, p, _ := strings.Cut(policyErr.Error(), "denied request: ")
+			_, w, _ := strings.Cut(webhookErr.Error(), "denied the request: ")
+			if p == "" || p != w {
+				t.Fatalf("%s: policy mode denied %q, webhook mode %q", what, policyErr, webhookErr)
+			}
+			outcomes["denied"]++
+			continue
+		}
+		setToken(byPolicy, "token")
+		setToken(byWebhook, "token")
+		if !equality.Semantic.DeepEqual(stored(byPolicy), stored(byWebhook)) {
+			t.Fatalf("%s: the stored pods differ (- policy, + webhook):\n%s", what, diff.Diff(stored(byPolicy), stored(byWebhook)))
+		}
+		if !slices.Equal(policyWarnings, webhookWarnings) {
+			t.Fatalf("%s: policy mode warned %q, webhook mode %q", what, policyWarnings, webhookWarnings)
+		}
+		chosen := "worker"
+		if byPolicy.Spec.Containers[1].StartupProbe != nil {
+			chosen = "other"
+		}
+		outcomes[fmt.Sprintf("%s, grace %d", chosen, *byPolicy.Spec.TerminationGracePeriodSeconds)]++
+	}
+}
+
+// commandAtoms are the pieces random commands are made of.
+var commandAtoms = []string{"sidekiq", "/usr/bin/sidekiq", "sidekiq/", "bundle", "exec", "-t", "--timeout", "--timeout=7",
+	"-t9", "-t+3", "5", "40", "0", "$T", "x", "sh", "/bin/bash", "-c", "-ec", "--c", ";", "&&", "|", "(", ")", "\n", "'", "\"", " ", "\t"}
+
+// randomArgv is a command or args: atoms, and maybe a shell and its script.
+func randomArgv(r *rand.Rand) []string {
+	var argv []string
+	for range r.IntN(4) {
+		argv = append(argv, commandAtoms[r.IntN(len(commandAtoms))])
+	}
+	if r.IntN(2) == 0 {
+		var script strings.Builder
+		for range r.IntN(12) {
+			script.WriteString(commandAtoms[r.IntN(len(commandAtoms))])
+			if r.IntN(2) == 0 {
+				script.WriteString(" ")
+			}
+		}
+		argv = append(argv, []string{"sh", "bash"}[r.IntN(2)], []string{"-c", "-ec", "-xc"}[r.IntN(3)], script.String())
+	}
+	for range r.IntN(3) {
+		argv = append(argv, commandAtoms[r.IntN(len(commandAtoms))])
+	}
+	return argv
 }
 
 // checkDeployment creates the Deployment golden case in both modes and
