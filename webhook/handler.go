@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"golang.org/x/sync/semaphore"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -57,6 +58,10 @@ type Handler struct {
 	// Observe, when set, is called once per request with the decision; it is
 	// how the server logs and counts without the handler knowing how.
 	Observe func(context.Context, Decision)
+
+	// limits and budget bound the reviews ServeHTTP works on (SetLimits).
+	limits Limits
+	budget *semaphore.Weighted
 }
 
 // NewHandler returns a Handler once the options are valid.
@@ -64,7 +69,11 @@ func NewHandler(opts Options, ownNamespace string) (*Handler, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	return &Handler{Options: opts, OwnNamespace: ownNamespace}, nil
+	h := &Handler{Options: opts, OwnNamespace: ownNamespace}
+	if err := h.SetLimits(DefaultLimits()); err != nil {
+		return nil, err
+	}
+	return h, nil
 }
 
 var _ admission.Handler = (*Handler)(nil)
@@ -72,7 +81,7 @@ var _ admission.Handler = (*Handler)(nil)
 // Handle implements admission.Handler. A dry run is answered like any other
 // request: the handler has no side effects.
 func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.Response {
-	resp, d := h.decide(req)
+	resp, d := h.decide(ctx, req)
 	d.Namespace, d.Name = req.Namespace, req.Name
 	if h.Observe != nil {
 		h.Observe(ctx, d)
@@ -80,7 +89,9 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.R
 	return resp.WithWarnings(d.Warnings...)
 }
 
-func (h *Handler) decide(req admission.Request) (admission.Response, Decision) {
+// decide stops between its steps once ctx has ended: the API server has
+// given up waiting, and a hostile pod must not keep the webhook busy.
+func (h *Handler) decide(ctx context.Context, req admission.Request) (admission.Response, Decision) {
 	if req.Operation != admissionv1.Create || req.Kind.Kind != "Pod" || req.SubResource != "" {
 		return admission.Allowed(""), Decision{Result: Skipped, SkipReason: NotPodCreate}
 	}
@@ -92,6 +103,10 @@ func (h *Handler) decide(req admission.Request) (admission.Response, Decision) {
 	if req.Namespace != "" && req.Namespace == h.OwnNamespace {
 		d.Result, d.SkipReason = Skipped, OwnNamespace
 		return admission.Allowed(""), d
+	}
+
+	if err := stopped(ctx, "the mutation"); err != nil {
+		return timedOut(err)
 	}
 
 	tmpl := &corev1.PodTemplateSpec{ObjectMeta: pod.ObjectMeta, Spec: pod.Spec}
@@ -113,6 +128,9 @@ func (h *Handler) decide(req admission.Request) (admission.Response, Decision) {
 		return admission.Allowed(""), d
 	}
 
+	if err := stopped(ctx, "the patch"); err != nil {
+		return timedOut(err)
+	}
 	// A shallow copy is enough: Mutate returned its own metadata and spec,
 	// and encoding the pod reads the rest without changing it.
 	mutated := *pod

@@ -1,21 +1,18 @@
 package webhook
 
 import (
-	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 )
-
-// maxReviewBytes is controller-runtime's limit on a review's body. The API
-// server's own limit on an object is 3 MiB; the review wraps it.
-const maxReviewBytes = 7 << 20
 
 // reviewVersions are the AdmissionReview apiVersions the handler answers.
 // Both have the same JSON shape; the answer carries the request's version.
@@ -29,17 +26,39 @@ var reviewVersions = map[string]bool{"admission.k8s.io/v1": true, "admission.k8s
 // admission.Webhook completes it (UID, status, the patch encoded). A panic
 // is left to net/http, which resets that one request's stream: the API
 // server then applies the webhook's failure policy.
+//
+// The work is bounded (limits.go): the review's deadline is the API
+// server's timeout, the body is read no longer than that, and the review
+// waits for its share of the memory budget before its body is read.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	review, err := readReview(r)
+	limits := h.limits
+	if h.budget == nil { // a Handler not made by NewHandler
+		limits = DefaultLimits()
+	}
+	timeout, err := reviewTimeout(r, limits.MaxTimeout)
 	if err != nil {
-		if h.Observe != nil {
-			h.Observe(r.Context(), Decision{Result: Errored, Message: err.Error()})
-		}
-		writeReview(w, review.TypeMeta, admission.Errored(http.StatusBadRequest, err).AdmissionResponse)
+		h.answerError(w, r, metav1.TypeMeta{}, http.StatusBadRequest, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+	charge := &charge{budget: h.budget, limit: limits.Memory}
+	defer charge.release()
+	review, err := readReview(ctx, w, r, limits.MaxReviewBytes, charge)
+	var busy *busyError
+	switch {
+	case errors.As(err, &busy):
+		// Not an answer in a review: an HTTP error is a failed call, to
+		// which the API server applies the webhook's failure policy.
+		h.observe(ctx, Decision{Result: Errored, Message: err.Error()})
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return
+	case err != nil:
+		h.answerError(w, r, review.TypeMeta, errorCode(err), err)
 		return
 	}
 	req := admission.Request{AdmissionRequest: *review.Request}
-	resp := h.Handle(r.Context(), req)
+	resp := h.Handle(ctx, req)
 	if err := resp.Complete(req); err != nil {
 		resp = admission.Errored(http.StatusInternalServerError, fmt.Errorf("encoding the patch: %w", err))
 		resp.UID = req.UID
@@ -47,22 +66,36 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeReview(w, review.TypeMeta, resp.AdmissionResponse)
 }
 
+func (h *Handler) answerError(w http.ResponseWriter, r *http.Request, typeMeta metav1.TypeMeta, code int32, err error) {
+	h.observe(r.Context(), Decision{Result: Errored, Message: err.Error()})
+	writeReview(w, typeMeta, admission.Errored(code, err).AdmissionResponse)
+}
+
+func (h *Handler) observe(ctx context.Context, d Decision) {
+	if h.Observe != nil {
+		h.Observe(ctx, d)
+	}
+}
+
 // readReview returns the request's review; on an error, the review holds
 // what was read of its apiVersion and kind, for the answer.
-func readReview(r *http.Request) (admissionv1.AdmissionReview, error) {
+func readReview(ctx context.Context, w http.ResponseWriter, r *http.Request, maxBytes int64, charge *charge) (admissionv1.AdmissionReview, error) {
 	var review admissionv1.AdmissionReview
 	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
 		return review, fmt.Errorf("Content-Type %q is not accepted: want application/json", ct)
 	}
-	if r.Body == nil {
+	if r.Body == nil || r.ContentLength == 0 {
 		return review, errors.New("the request has no body: want an AdmissionReview")
 	}
-	body, err := readBody(r)
-	if err != nil {
-		return review, fmt.Errorf("reading the request body: %w", err)
+	if r.ContentLength > maxBytes {
+		return review, &tooLargeError{fmt.Errorf("the request body is %d bytes (its Content-Length), over the limit of %d bytes (--max-review-size)", r.ContentLength, maxBytes)}
 	}
-	if len(body) > maxReviewBytes {
-		return review, fmt.Errorf("the request body is over %d bytes", maxReviewBytes)
+	body, err := readBody(ctx, w, r, maxBytes, charge)
+	if err != nil {
+		return review, err
+	}
+	if err := stopped(ctx, "decoding the review"); err != nil {
+		return review, err
 	}
 	if err := decodeJSON(body, &review); err != nil {
 		return admissionv1.AdmissionReview{}, fmt.Errorf("the request body is not an AdmissionReview in JSON: %w", err)
@@ -78,13 +111,50 @@ func readReview(r *http.Request) (admissionv1.AdmissionReview, error) {
 	return review, nil
 }
 
-// readBody reads up to one byte past maxReviewBytes into a buffer sized
-// from Content-Length when the client sent one: io.ReadAll would grow its
-// buffer five times over for a 6 KB review, and throw four away.
-func readBody(r *http.Request) ([]byte, error) {
-	body := bytes.NewBuffer(make([]byte, 0, min(max(r.ContentLength, 0), maxReviewBytes)+bytes.MinRead))
-	_, err := body.ReadFrom(io.LimitReader(r.Body, maxReviewBytes+1))
-	return body.Bytes(), err
+// bodyReadTimeout: the API server sends a review's body at once; a client
+// that has not sent it within this (or the review's deadline) is stalling.
+const bodyReadTimeout = 10 * time.Second
+
+// readBody charges the body's memory, then reads it into a buffer of its
+// checked Content-Length (or of maxBytes without one; the charge is the
+// same), then charges what its shape will cost to handle (cost.go).
+func readBody(ctx context.Context, w http.ResponseWriter, r *http.Request, maxBytes int64, charge *charge) ([]byte, error) {
+	if err := stopped(ctx, "reading the body"); err != nil {
+		return nil, err
+	}
+	size := r.ContentLength
+	if size < 0 { // unknown: chunked
+		size = maxBytes
+	}
+	if err := charge.to(ctx, costPerReview+costPerByte*size, "its body"); err != nil {
+		return nil, err
+	}
+	// Errors only on test recorders, which have no connection to bound.
+	rc := http.NewResponseController(w)
+	deadline, _ := ctx.Deadline()
+	readBy := time.Now().Add(bodyReadTimeout)
+	if deadline.Before(readBy) {
+		readBy = deadline
+	}
+	_ = rc.SetReadDeadline(readBy)
+	buf := make([]byte, size+1)
+	n, err := io.ReadFull(io.LimitReader(r.Body, size+1), buf)
+	// Past the body, net/http reads only to see the client go away: that
+	// may last until the deadline.
+	_ = rc.SetReadDeadline(deadline)
+	switch {
+	case int64(n) > size:
+		return nil, &tooLargeError{fmt.Errorf("the request body is over the limit of %d bytes (--max-review-size)", maxBytes)}
+	case err != nil && !errors.Is(err, io.ErrUnexpectedEOF):
+		return nil, fmt.Errorf("reading the request body: %w", err)
+	case r.ContentLength >= 0 && int64(n) < r.ContentLength:
+		return nil, fmt.Errorf("reading the request body: %d of its %d bytes (Content-Length) arrived", n, r.ContentLength)
+	}
+	body := buf[:n]
+	if err := charge.to(ctx, reviewCost(body), "its shape"); err != nil {
+		return nil, err
+	}
+	return body, nil
 }
 
 // writeReview answers with the review's own apiVersion (v1 when unknown).

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -21,6 +22,7 @@ func TestHandler_BadReview(t *testing.T) {
 		contentType string
 		body        string
 		wantMessage string
+		wantCode    int32 // 400 when 0
 	}{
 		"a body of another content type is a bad request": {
 			contentType: "application/yaml", body: "apiVersion: admission.k8s.io/v1",
@@ -39,9 +41,9 @@ func TestHandler_BadReview(t *testing.T) {
 		"a review without a request is a bad request": {
 			body: `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`, wantMessage: "request: the AdmissionReview has no request",
 		},
-		"a body over 7 MiB is a bad request": {
-			body:        `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"` + strings.Repeat("x", maxReviewBytes) + `"}}`,
-			wantMessage: "the request body is over 7340032 bytes",
+		"a body over 7 MiB is refused as too large before it is read": {
+			body:        `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"` + strings.Repeat("x", DefaultMaxReviewBytes) + `"}}`,
+			wantMessage: "over the limit of 7340032 bytes (--max-review-size)", wantCode: http.StatusRequestEntityTooLarge,
 		},
 	}
 	for name, tc := range tests {
@@ -61,8 +63,9 @@ func TestHandler_BadReview(t *testing.T) {
 			if review.Response == nil {
 				t.Fatal("the answer has no response")
 			}
-			if r := review.Response; r.Allowed || r.Result == nil || r.Result.Code != http.StatusBadRequest {
-				t.Fatalf("response %+v, want a bad request", r)
+			wantCode := cmp.Or(tc.wantCode, http.StatusBadRequest)
+			if r := review.Response; r.Allowed || r.Result == nil || r.Result.Code != wantCode {
+				t.Fatalf("response %+v, want code %d", r, wantCode)
 			}
 			if msg := review.Response.Result.Message; !strings.Contains(msg, tc.wantMessage) {
 				t.Errorf("message %q does not contain %q", msg, tc.wantMessage)
