@@ -25,6 +25,9 @@
 //     http.Handler that serves it (review.go: each review read once, with
 //     encoding/json/v2, decode.go). It reports every request as a Decision
 //     to its Observe func, which is where the server hangs logs and metrics.
+//   - The bounds on each review ServeHTTP reads (Limits, limits.go): its
+//     deadline (deadline.go), its body's size, and its share of a memory
+//     budget (budget.go), charged by its size and shape (cost.go).
 //   - MutateObject: Mutate for a whole JSON object of any kind (Pod,
 //     Deployment, CronJob, ...), keeping every field it does not change;
 //     used by the inject command.

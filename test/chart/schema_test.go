@@ -49,6 +49,12 @@ func TestSchema_RejectsBadValues(t *testing.T) {
 		"a shutdown delay over a minute is rejected": {
 			"shutdownDelaySeconds: 61", "at '/shutdownDelaySeconds'",
 		},
+		"a review size that is not a quantity of bytes is rejected": {
+			"reviewLimits: {maxReviewSize: 7MB, memory: 48Mi}", "at '/reviewLimits/maxReviewSize'",
+		},
+		"a review memory given as a number is rejected": {
+			"reviewLimits: {maxReviewSize: 7Mi, memory: 50331648}", "at '/reviewLimits/memory': got number, want string",
+		},
 		"a negative shutdown delay is rejected": {
 			"shutdownDelaySeconds: -1", "at '/shutdownDelaySeconds'",
 		},

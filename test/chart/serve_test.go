@@ -72,6 +72,16 @@ func TestServe_ParsesTheChartsArguments(t *testing.T) {
 			if path := deref(wh.ClientConfig.Service.Path); path != server.Path {
 				t.Errorf("the API server calls %s, the webhook serves %s", path, server.Path)
 			}
+			// The webhook works on a review no longer than the API server
+			// waits, and its reviews fit the container with the process.
+			if want := time.Duration(deref(wh.TimeoutSeconds)) * time.Second; cfg.Limits.MaxTimeout != want {
+				t.Errorf("--max-review-timeout %v, but the API server waits %v", cfg.Limits.MaxTimeout, want)
+			}
+			limits := webhookContainer(t, dep).Resources.Limits
+			limit := limits.Memory().Value()
+			if need := cfg.Limits.Memory + server.ProcessMemory; need > limit {
+				t.Errorf("--review-memory %d plus the process's %d is over the memory limit %d", cfg.Limits.Memory, server.ProcessMemory, limit)
+			}
 		})
 	}
 }

@@ -30,6 +30,8 @@ affinity:
     requiredDuringSchedulingIgnoredDuringExecution:
       nodeSelectorTerms: [{matchExpressions: [{key: pool, operator: In, values: [system]}]}]
 resources: {requests: {cpu: 50m, memory: 64Mi}, limits: {memory: 256Mi}}
+reviewLimits: {maxReviewSize: 8Mi, memory: 128Mi}
+webhook: {failurePolicy: Ignore, timeoutSeconds: 12}
 `)...))
 	pod := dep.Spec.Template.Spec
 	c := webhookContainer(t, dep)
@@ -43,6 +45,9 @@ resources: {requests: {cpu: 50m, memory: 64Mi}, limits: {memory: 256Mi}}
 		"default-max-job-seconds":       {flags["default-max-job-seconds"], "600"},
 		"log-level":                     {flags["log-level"], "debug"},
 		"shutdown-delay":                {flags["shutdown-delay"], "12s"},
+		"max-review-size":               {flags["max-review-size"], "8Mi"},
+		"review-memory":                 {flags["review-memory"], "128Mi"},
+		"max-review-timeout":            {flags["max-review-timeout"], "12s"},
 		"terminationGracePeriodSeconds": {deref(pod.TerminationGracePeriodSeconds), int64(42)},
 		"replicas":                      {deref(dep.Spec.Replicas), int32(3)},
 		"imagePullSecrets":              {len(pod.ImagePullSecrets) == 1 && pod.ImagePullSecrets[0].Name == "pull", true},

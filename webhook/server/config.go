@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/resource"
+
 	"sidekiq-probe.io/sidekiq-probe/certs"
 	"sidekiq-probe.io/sidekiq-probe/webhook"
 )
@@ -32,6 +34,9 @@ type Config struct {
 	ShutdownDelay time.Duration
 
 	Webhook webhook.Options
+	// Limits bound the reviews in flight: body size, memory, deadline.
+	// Zero is webhook.DefaultLimits.
+	Limits webhook.Limits
 
 	// Namespace is the webhook's own: its pods are never injected and its
 	// certificate Secret lives there.
@@ -64,6 +69,12 @@ const (
 	MaxShutdownDelay = time.Minute
 )
 
+// ProcessMemory is what serve takes besides its reviews: 40 MiB RSS idle
+// (23 of them the binary's pages, which Go's memory limit does not count)
+// and the collector's headroom. A container's memory limit must cover it
+// plus --review-memory.
+const ProcessMemory = 40 << 20
+
 // ParseFlags reads the serve flags from args. getenv supplies the default of
 // --namespace (POD_NAMESPACE, set by the downward API). Help goes to out.
 func ParseFlags(args []string, getenv func(string) string, out io.Writer) (Config, error) {
@@ -80,6 +91,10 @@ func ParseFlags(args []string, getenv func(string) string, out io.Writer) (Confi
 	fs.StringVar(&c.Webhook.SidecarImage, "sidecar-image", "", "image of the injected probe sidecar (required)")
 	fs.BoolVar(&c.Webhook.NativeSidecar, "native-sidecar", true, "inject the sidecar as a native sidecar (init container, restartPolicy Always)")
 	fs.IntVar(&c.Webhook.DefaultMaxJobSeconds, "default-max-job-seconds", webhook.DefaultMaxJobSeconds, "max job seconds for pods without the annotation")
+	c.Limits = webhook.DefaultLimits()
+	fs.Var(byteSize{&c.Limits.MaxReviewBytes}, "max-review-size", "largest review body read, as a quantity (7Mi: the API server's 3 MiB body limit re-encoded, with room)")
+	fs.Var(byteSize{&c.Limits.Memory}, "review-memory", "memory the reviews in flight may take together, as a quantity; a review waits for its share until its deadline (at least 6 times --max-review-size plus 32Ki)")
+	fs.DurationVar(&c.Limits.MaxTimeout, "max-review-timeout", webhook.DefaultMaxTimeout, "longest time spent on a review, whatever its ?timeout= (1s to 1m)")
 	fs.StringVar(&c.Namespace, "namespace", getenv("POD_NAMESPACE"), "the webhook's own namespace (default $POD_NAMESPACE)")
 	fs.BoolVar(&c.ManageCerts, "manage-certs", false, "run a self-managed CA: keep --cert-secret, --cert-dir and the caBundle of --webhook-config in sync")
 	fs.StringVar(&c.CertSecret, "cert-secret", "sidekiq-probe-webhook-certs", "Secret in --namespace holding the CA and serving certificate (with --manage-certs)")
@@ -138,7 +153,37 @@ func (c Config) validate() error {
 	if err := c.Webhook.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if err := c.limits().Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
+}
+
+func (c Config) limits() webhook.Limits {
+	if c.Limits == (webhook.Limits{}) {
+		return webhook.DefaultLimits()
+	}
+	return c.Limits
+}
+
+// byteSize is a flag holding a number of bytes written as a Kubernetes
+// quantity: 7Mi, 48Mi, 7340032.
+type byteSize struct{ bytes *int64 }
+
+func (b byteSize) String() string {
+	if b.bytes == nil {
+		return ""
+	}
+	return resource.NewQuantity(*b.bytes, resource.BinarySI).String()
+}
+
+func (b byteSize) Set(s string) error {
+	q, err := resource.ParseQuantity(s)
+	if err != nil || q.Sign() <= 0 {
+		return fmt.Errorf("%q is not a positive quantity of bytes such as 7Mi", s)
+	}
+	*b.bytes = q.Value()
+	return nil
 }
 
 // validateLifetimes keeps a CA rotation possible: its two overlap steps must

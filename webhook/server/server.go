@@ -1,5 +1,5 @@
 // Package server is `sidekiq-probe-webhook serve`: the admission handler of
-// package webhook behind controller-runtime's webhook server, with health,
+// package webhook behind an HTTPS server with bounded reads (https.go), with health,
 // metrics, logs and, optionally, self-managed certificates (package certs).
 package server
 
@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,7 +24,6 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
-	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"sidekiq-probe.io/sidekiq-probe/certs"
 	"sidekiq-probe.io/sidekiq-probe/webhook"
@@ -64,6 +64,9 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 
 	handler, err := webhook.NewHandler(cfg.Webhook, cfg.Namespace)
 	if err != nil {
+		return err
+	}
+	if err := handler.SetLimits(cfg.limits()); err != nil {
 		return err
 	}
 	registry := prometheus.NewRegistry()
@@ -151,18 +154,15 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	registry.MustRegister(certificateExpiry(health.certificate))
 	g.Go(func() error { return watcher.Start(gctx) })
 
-	server := crwebhook.NewServer(crwebhook.Options{
-		Host: deps.WebhookHost,
-		Port: cfg.Port,
-		TLSOpts: []func(*tls.Config){func(c *tls.Config) {
-			c.MinVersion = tls.VersionTLS12
-			c.GetCertificate = watcher.GetCertificate
-		}},
-	})
-	server.Register(Path, obs.timed(handler))
-	started := server.StartedChecker()
+	webhookLn, err := net.Listen("tcp", net.JoinHostPort(deps.WebhookHost, strconv.Itoa(cfg.Port)))
+	if err != nil {
+		stop()
+		return errors.Join(fmt.Errorf("--port: %w", err), g.Wait())
+	}
+	started := dialChecker(webhookLn.Addr().String())
 	health.started.Store(&started)
-	g.Go(func() error { return server.Start(gctx) })
+	server := webhookServer(obs.timed(handler), watcher.GetCertificate, cfg.limits(), log)
+	g.Go(func() error { return serveTLS(gctx, webhookLn, server) })
 
 	log.Info("serving", "port", cfg.Port, "path", Path, "healthAddr", healthLn.Addr().String(),
 		"metricsAddr", metricsLn.Addr().String(), "manageCerts", cfg.ManageCerts)
@@ -189,18 +189,8 @@ func metricsMux(registry *prometheus.Registry, profiling bool) http.Handler {
 
 // serveHTTP serves plain HTTP on ln until ctx ends.
 func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan error, 1)
-	go func() {
-		<-ctx.Done()
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-		defer cancel()
-		done <- srv.Shutdown(shutdownCtx)
-	}()
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return <-done
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes}
+	return serveUntil(ctx, srv, func() error { return srv.Serve(ln) })
 }
 
 func certManager(cfg Config, deps Deps) (*certs.Manager, error) {

@@ -169,6 +169,16 @@ func TestParseFlags(t *testing.T) {
 		},
 		"a negative shutdown delay is refused": {args: []string{"--sidecar-image=p", "--shutdown-delay=-1s"}, wantErr: "--shutdown-delay: -1s is not accepted"},
 		"no shutdown delay is accepted":        {args: []string{"--sidecar-image=p", "--shutdown-delay=0s"}},
+		"review limits are quantities":         {args: []string{"--sidecar-image=p", "--max-review-size=8Mi", "--review-memory=64Mi", "--max-review-timeout=20s"}},
+		"a review size that is not a quantity is refused": {
+			args: []string{"--sidecar-image=p", "--max-review-size=lots"}, wantErr: `invalid value "lots" for flag -max-review-size: "lots" is not a positive quantity of bytes such as 7Mi`,
+		},
+		"a review memory too small for the largest review is refused with the minimum": {
+			args: []string{"--sidecar-image=p", "--review-memory=32Mi"}, wantErr: "--review-memory: 33554432 bytes is not accepted: at least 44072960 (6 times --max-review-size, plus 32768)",
+		},
+		"a review timeout over a minute is refused": {
+			args: []string{"--sidecar-image=p", "--max-review-timeout=2m"}, wantErr: "--max-review-timeout: 2m0s is not accepted: 1s to 1m",
+		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -177,7 +187,7 @@ func TestParseFlags(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if cfg.Namespace != "from-env" || cfg.Port != 9443 || !cfg.Webhook.NativeSidecar ||
+				if cfg.Namespace != "from-env" || cfg.Port != 9443 || !cfg.Webhook.NativeSidecar || cfg.Limits.Memory == 0 ||
 					(cfg.ShutdownDelay != DefaultShutdownDelay && !slices.Contains(tc.args, "--shutdown-delay=0s")) {
 					t.Errorf("defaults not applied: %+v", cfg)
 				}
@@ -191,6 +201,50 @@ func TestParseFlags(t *testing.T) {
 	if _, err := ParseFlags([]string{"--sidecar-image=p"}, func(string) string { return "" }, io.Discard); err == nil ||
 		!strings.Contains(err.Error(), "--namespace: must not be empty (set it or POD_NAMESPACE)") {
 		t.Errorf("a missing namespace: %v", err)
+	}
+}
+
+// TestServe_TLSSuites: TLS 1.2 is served only with ECDHE and AEAD suites;
+// a client that offers only CBC-SHA1 suites fails the handshake.
+func TestServe_TLSSuites(t *testing.T) {
+	dir, roots := writeTestCert(t)
+	r := start(t, testConfig(dir), Deps{}, roots, "localhost")
+	addr := strings.TrimPrefix(strings.TrimSuffix(r.webhookURL, Path), "https://")
+	tests := map[string]struct {
+		version uint16
+		suites  []uint16
+		wantErr string
+	}{
+		"TLS 1.2 with ECDHE and AES-GCM is accepted": {
+			version: tls.VersionTLS12, suites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256},
+		},
+		"TLS 1.2 with ECDHE and ChaCha20-Poly1305 is accepted": {
+			version: tls.VersionTLS12, suites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256},
+		},
+		"TLS 1.2 offering only CBC-SHA1 suites is refused": {
+			version: tls.VersionTLS12, wantErr: "handshake failure",
+			suites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA,
+				tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA, tls.TLS_RSA_WITH_AES_128_CBC_SHA},
+		},
+		"TLS 1.3 is accepted": {version: tls.VersionTLS13},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: roots, ServerName: "localhost",
+				MinVersion: tc.version, MaxVersion: tc.version, CipherSuites: tc.suites})
+			if tc.wantErr == "" {
+				testkit.Must(t, err)
+				conn.Close()
+				return
+			}
+			if err == nil {
+				conn.Close()
+				t.Fatalf("handshake succeeded, want %q", tc.wantErr)
+			}
+			if !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("error %v, want %q", err, tc.wantErr)
+			}
+		})
 	}
 }
 

@@ -105,6 +105,9 @@ matchExpressions:
 - --sidecar-image={{ include "sidekiq-probe.sidecarImage" . }}
 - --native-sidecar={{ .Values.nativeSidecar }}
 - --default-max-job-seconds={{ .Values.defaultMaxJobSeconds }}
+- --max-review-size={{ .Values.reviewLimits.maxReviewSize }}
+- --review-memory={{ .Values.reviewLimits.memory }}
+- --max-review-timeout={{ .Values.webhook.timeoutSeconds }}s
 {{- if not .Values.certManager.enabled }}
 - --manage-certs=true
 - --cert-secret={{ include "sidekiq-probe.certSecretName" . }}

@@ -1,6 +1,7 @@
 // Command noopwebhook is the load benchmarks' baseline server: the cheapest
-// controller-runtime webhook, on the same server stack as `serve`
-// (controller-runtime's webhook.Server, TLS from --cert-dir, HTTP/2). Its
+// controller-runtime webhook, on controller-runtime's webhook.Server (TLS
+// from --cert-dir, HTTP/2: net/http, as `serve`, which runs its own server
+// to bound reads, webhook/server/https.go). Its
 // handler decodes the pod and allows it. GC runs at 200% growth, as serve
 // sets it, so that the two differ only in what their handlers do.
 package main
