@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync/atomic"
 
-	"golang.org/x/sync/semaphore"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -60,8 +60,9 @@ type Handler struct {
 	Observe func(context.Context, Decision)
 
 	// limits and budget bound the reviews ServeHTTP works on (SetLimits).
-	limits Limits
-	budget *semaphore.Weighted
+	limits  Limits
+	budget  *budget
+	waiting atomic.Int32 // reviews waiting for their share of budget
 }
 
 // NewHandler returns a Handler once the options are valid.

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"golang.org/x/sync/semaphore"
 )
 
 // Limits bound the work and memory of the reviews in flight: every listener
@@ -64,6 +62,6 @@ func (h *Handler) SetLimits(l Limits) error {
 	if err := l.Validate(); err != nil {
 		return err
 	}
-	h.limits, h.budget = l, semaphore.NewWeighted(l.Memory)
+	h.limits, h.budget = l, newBudget(l.Memory)
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -76,8 +77,8 @@ func TestHandler_Limits(t *testing.T) {
 			if r.Allowed || r.Result == nil || r.Result.Code != tc.wantCode || !strings.Contains(r.Result.Message, tc.wantMessage) {
 				t.Fatalf("response %+v\nwant code %d and a message containing %q", r, tc.wantCode, tc.wantMessage)
 			}
-			if h.budget.TryAcquire(h.limits.Memory) {
-				h.budget.Release(h.limits.Memory)
+			if h.budget.tryAcquire(h.limits.Memory) {
+				h.budget.release(h.limits.Memory)
 			} else {
 				t.Error("the review's charge was not released")
 			}
@@ -93,7 +94,7 @@ func TestHandler_Busy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testkit.Must(t, h.budget.Acquire(context.Background(), h.limits.Memory))
+	testkit.Must(t, h.budget.acquire(context.Background(), h.limits.Memory))
 	req := httptest.NewRequest(http.MethodPost, "/mutate-v1-pod?timeout=200ms", strings.NewReader(limitsTestReview(t)))
 	req.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()
@@ -103,7 +104,7 @@ func TestHandler_Busy(t *testing.T) {
 		t.Fatalf("answered %d %q, want 503 saying the webhook is busy", rec.Code, rec.Body)
 	}
 
-	h.budget.Release(h.limits.Memory)
+	h.budget.release(h.limits.Memory)
 	req = httptest.NewRequest(http.MethodPost, "/mutate-v1-pod?timeout=10s", strings.NewReader(limitsTestReview(t)))
 	req.Header.Set("Content-Type", "application/json")
 	if r := answer(t, h, req); !r.Allowed || len(r.Patch) == 0 {
@@ -145,5 +146,23 @@ func TestHandler_DeadlineBetweenSteps(t *testing.T) {
 	}
 	if len(decisions) != 1 || decisions[0].Result != Errored {
 		t.Errorf("decisions %+v, want one Errored", decisions)
+	}
+}
+
+// TestBudget_TopUpDoesNotQueue: a review that holds its body's share gets
+// the little more its shape needs while another waits for a share only the
+// first one's release can free (a FIFO semaphore deadlocked here).
+func TestBudget_TopUpDoesNotQueue(t *testing.T) {
+	b := newBudget(50)
+	testkit.Must(t, b.acquire(context.Background(), 38))
+	waiting := make(chan error, 1)
+	go func() { waiting <- b.acquire(context.Background(), 38) }()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	testkit.Must(t, b.acquire(ctx, 1))
+	b.release(39)
+	testkit.Must(t, <-waiting)
+	if b.tryAcquire(13) {
+		t.Error("took 13 of the 12 left")
 	}
 }

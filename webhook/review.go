@@ -42,7 +42,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
-	charge := &charge{budget: h.budget, limit: limits.Memory}
+	charge := &charge{budget: h.budget, limit: limits.Memory, waiting: &h.waiting}
 	defer charge.release()
 	review, err := readReview(ctx, w, r, limits.MaxReviewBytes, charge)
 	var busy *busyError
