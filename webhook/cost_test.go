@@ -67,3 +67,13 @@ func TestReviewCost_Bounds(t *testing.T) {
 		t.Errorf("20,000 empty containers (%d bytes) cost %d, under the default budget %d", len(bomb), cost, DefaultReviewMemory)
 	}
 }
+
+// BenchmarkReviewCost: the scan's share of an admission, on the benchmarks'
+// 6.5 KB review.
+func BenchmarkReviewCost(b *testing.B) {
+	review := testkit.CompactBenchReview(b)
+	b.SetBytes(int64(len(review)))
+	for b.Loop() {
+		reviewCost(review)
+	}
+}

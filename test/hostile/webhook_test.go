@@ -91,6 +91,22 @@ func TestWebhook_Hostile(t *testing.T) {
 			defer resp.Body.Close()
 			webhookWantResponse(t, resp, false, http.StatusRequestEntityTooLarge, "over the limit of 7340032 bytes (--max-review-size)")
 		},
+		"5,000 envFrom sources are answered in under 1 s": func(t *testing.T, s *webhookServe) {
+			var sources strings.Builder
+			for i := range 5_000 {
+				fmt.Fprintf(&sources, `{"configMapRef":{"name":"config-%04d"}},`, i)
+			}
+			review := webhookReview(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"wide","annotations":{"sidekiq-probe.io/inject":"true"}},` +
+				`"spec":{"containers":[{"name":"worker","image":"app:1","command":["bundle","exec","sidekiq"],"envFrom":[` +
+				strings.TrimSuffix(sources.String(), ",") + `]}]}}`)
+			start := time.Now()
+			s.wantInjected(t, review)
+			took := time.Since(start)
+			t.Logf("answered in %v", took.Round(time.Millisecond))
+			if took > time.Second {
+				t.Errorf("answered in %v, want under 1 s", took)
+			}
+		},
 		"100,000 annotations are answered within the deadline": func(t *testing.T, s *webhookServe) {
 			var annotations strings.Builder
 			for i := range 100_000 {
