@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"testing"
 	"time"
 
@@ -11,26 +12,32 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"sidekiq-probe.io/sidekiq-probe/doctor"
+	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
+	"sidekiq-probe.io/sidekiq-probe/internal/testsidekiq"
 )
 
-// sidecarMetrics is what a sidecar's /metrics holds about its Sidekiq: the
-// pod's max-job-seconds, then per pid whether it is embedded and its oldest
-// job's age (in the sidecar's text format, metrics.go).
-func sidecarMetrics(maxJob int, embedded map[int]bool, oldest map[int]float64) string {
-	text := "# HELP sidekiq_probe_embedded 1 for an embedded Sidekiq.\n# TYPE sidekiq_probe_embedded gauge\n"
-	for pid, e := range embedded {
-		v := 0
-		if e {
-			v = 1
-		}
-		text += fmt.Sprintf("sidekiq_probe_embedded{pid=\"%d\"} %d\n", pid, v)
+// sidecar runs the real sidecar binary over real Redis for a pod named
+// "worker" whose /proc holds one stand-in titled title, whose heartbeat
+// (Sidekiq 7.3's fixture) says embedded or runs a job started jobAgo ago,
+// and returns its /metrics as the doctor reads it.
+func sidecar(t *testing.T, bin, title string, embedded bool, jobAgo time.Duration) func(context.Context, *corev1.Pod, int32) ([]byte, error) {
+	r := testsidekiq.StartRedis(t)
+	dir := testsidekiq.PodProc(t)
+	beat := testsidekiq.Beat{Hostname: "worker", PID: testsidekiq.StandIn(t, dir, title), StartedAt: time.Now(), Embedded: embedded}
+	if jobAgo > 0 {
+		beat.Jobs = []testsidekiq.Job{{Class: "Report", RunAt: time.Now().Add(-jobAgo)}}
 	}
-	text += fmt.Sprintf("# HELP sidekiq_probe_max_job_seconds max-job-seconds.\n# TYPE sidekiq_probe_max_job_seconds gauge\nsidekiq_probe_max_job_seconds %d\n", maxJob)
-	text += "# HELP sidekiq_probe_oldest_job_seconds Oldest job.\n# TYPE sidekiq_probe_oldest_job_seconds gauge\n"
-	for pid, age := range oldest {
-		text += fmt.Sprintf("sidekiq_probe_oldest_job_seconds{pid=\"%d\"} %g\n", pid, age)
+	rdb := r.Client()
+	defer rdb.Close()
+	testkit.Must(t, testsidekiq.Sidekiq73.Write(context.Background(), rdb, "", beat))
+	probe := testsidekiq.StartProbe(t, bin, []string{}, "--redis-url="+r.URL, "--hostname=worker", "--proc-root="+dir, "--max-job-seconds=300")
+	if code, body, err := probe.Get("/startupz", nil); err != nil || code != http.StatusOK {
+		t.Fatalf("/startupz = %d %s %v", code, body, err)
 	}
-	return text
+	return func(context.Context, *corev1.Pod, int32) ([]byte, error) {
+		_, body, err := probe.Get("/metrics", nil)
+		return []byte(body), err
+	}
 }
 
 // readsEachSidecar (run by TestDoctor_OnARealAPIServer, on its API server):
@@ -39,25 +46,29 @@ func sidecarMetrics(maxJob int, embedded map[int]bool, oldest map[int]float64) s
 // sidecar it cannot read (here: the real API server refuses to proxy to a
 // loopback pod IP) is worth a look, not a failure.
 func readsEachSidecar(t *testing.T, client kubernetes.Interface) {
+	bin := testsidekiq.BuildProbe(t)
+	sidekiq := "sidekiq 7.3.10 app [1 of 5 busy]"
 	tests := map[string]struct {
-		metrics  string // "" reads through the API server's pod proxy
-		podIP    string
+		title    string
+		embedded bool
+		jobAgo   time.Duration
+		podIP    string // 127.0.0.1: read through the API server's pod proxy
 		want     []want
 		needsAct bool
 	}{
 		"a healthy sidecar is fine": {
-			metrics: sidecarMetrics(60, map[int]bool{7: false}, map[int]float64{7: 12}),
-			want:    []want{{doctor.CheckSidekiq, doctor.OK, "1 sidecars read"}},
+			title: sidekiq, jobAgo: 12 * time.Second,
+			want: []want{{doctor.CheckSidekiq, doctor.OK, "1 sidecars read"}},
 		},
 		"an embedded Sidekiq fails": {
-			metrics: sidecarMetrics(60, map[int]bool{7: true}, nil),
-			want: []want{{doctor.CheckSidekiq, doctor.Fail, "Sidekiq runs embedded in another server (pid 7)"},
+			title: "puma 6.4.2 (tcp://0.0.0.0:3000) [app]", embedded: true,
+			want: []want{{doctor.CheckSidekiq, doctor.Fail, "Sidekiq runs embedded in another server"},
 				{doctor.CheckSidekiq, doctor.Fail, "run Sidekiq as its own process"}},
 			needsAct: true,
 		},
 		"a job older than max-job-seconds is worth a look": {
-			metrics: sidecarMetrics(300, map[int]bool{7: false, 8: false}, map[int]float64{7: 12, 8: 412}),
-			want: []want{{doctor.CheckSidekiq, doctor.Warn, "a job in pid 8 has run 412 s, longer than max-job-seconds 300"},
+			title: sidekiq, jobAgo: 412 * time.Second,
+			want: []want{{doctor.CheckSidekiq, doctor.Warn, "longer than max-job-seconds 300"},
 				{doctor.CheckSidekiq, doctor.Warn, "raise sidekiq-probe.io/max-job-seconds"}},
 		},
 		"a sidecar the API server cannot reach is worth a look": {
@@ -83,8 +94,8 @@ func readsEachSidecar(t *testing.T, client kubernetes.Interface) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if tc.metrics != "" {
-				cfg.ReadSidecar = func(context.Context, *corev1.Pod, int32) ([]byte, error) { return []byte(tc.metrics), nil }
+			if tc.title != "" {
+				cfg.ReadSidecar = sidecar(t, bin, tc.title, tc.embedded, tc.jobAgo)
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()

@@ -3,7 +3,6 @@ package probeserver
 import (
 	"fmt"
 	"net/http"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -21,13 +20,7 @@ import (
 
 func standIn(t testing.TB, p *testPod, title string) int {
 	t.Helper()
-	cmd := &exec.Cmd{Path: "/bin/sh", Args: []string{title, "-c", "trap : TSTP USR1; while :; do sleep 1; done"}}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	testsidekiq.AddToPodProc(t, p.procDir, cmd.Process.Pid)
-	return cmd.Process.Pid
+	return testsidekiq.StandIn(t, p.procDir, title)
 }
 
 // fakeSidekiq starts a stand-in titled as v's Sidekiq and returns the beat

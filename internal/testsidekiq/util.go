@@ -61,3 +61,16 @@ func need(t testing.TB, program string) {
 		t.Fatalf("%s not found: run `make deps` (hack/install-deps.sh installs it)", program)
 	}
 }
+
+// StandIn starts a process titled title (argv[0]) in the PodProc view dir
+// and returns its pid: what a Sidekiq of a version Debian does not package
+// (written into Redis with a fixture) or a host server looks like in /proc.
+// It traps TSTP and USR1, as a booted Sidekiq does. Killed at cleanup.
+func StandIn(t testing.TB, dir, title string) int {
+	t.Helper()
+	cmd := &exec.Cmd{Path: "/bin/sh", Args: []string{title, "-c", "trap : TSTP USR1; while :; do sleep 1; done"}}
+	testkit.Must(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	AddToPodProc(t, dir, cmd.Process.Pid)
+	return cmd.Process.Pid
+}
