@@ -10,6 +10,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+
+	"sidekiq-probe.io/sidekiq-probe/contract"
 )
 
 // kinds lists the rendered objects as "Kind name".
@@ -173,4 +175,40 @@ func TestMode_PolicyTokenSurvivesUpgrades(t *testing.T) {
 	if upgraded := token(); !bytes.Equal(upgraded, installed) || len(installed) < 32 {
 		t.Errorf("token %q after install, %q after upgrade: want one token of at least 32 bytes, kept", installed, upgraded)
 	}
+}
+
+// Switching modes is a `helm upgrade`: the webhook's objects go, the
+// policies come (and back), and pods are injected by the API server itself.
+func TestMode_SwitchingModesIsAnUpgrade(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t)
+	ctx := t.Context()
+	c.helm(t, "install", release, chartDir, "--create-namespace")
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop",
+		Labels: map[string]string{"sidekiq-probe.io/injection": "enabled"}}}
+	if _, err := c.Client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	injected := func() bool {
+		pod, err := createPod(ctx, c.Client, "shop", sidekiqPod(true, false))
+		return err == nil && len(pod.Spec.InitContainers) == 1 && pod.Spec.InitContainers[0].Name == contract.ContainerName
+	}
+
+	c.helm(t, "upgrade", release, chartDir, "--set", "mode=policy")
+	waitFor(t, "the policy to inject", injected)
+	deployments, err := c.Client.AppsV1().Deployments(namespace).List(ctx, metav1.ListOptions{})
+	if err != nil || len(deployments.Items) != 0 {
+		t.Errorf("after the upgrade to policy mode: deployments %v (%v), want none", deployments, err)
+	}
+	if _, err := c.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, release, metav1.GetOptions{}); err == nil {
+		t.Error("after the upgrade to policy mode the MutatingWebhookConfiguration is still there")
+	}
+
+	c.helm(t, "upgrade", release, chartDir, "--set", "mode=webhook")
+	policies, err := c.Client.AdmissionregistrationV1().MutatingAdmissionPolicies().List(ctx, metav1.ListOptions{})
+	if err != nil || len(policies.Items) != 0 {
+		t.Errorf("after the upgrade back to webhook mode: policies %v (%v), want none", policies, err)
+	}
+	// No webhook runs here: with failurePolicy Ignore, pods go uninjected.
+	waitFor(t, "the policy to be gone", func() bool { return !injected() })
 }
