@@ -39,7 +39,8 @@ type FS struct {
 }
 
 // Sidekiqs lists the Sidekiq processes under the root, leaving out self (the
-// sidecar's own pid). A process that exits while being read is skipped.
+// sidecar's own pid) and the parents of other Sidekiqs (see withoutParents).
+// A process that exits while being read is skipped.
 func (p FS) Sidekiqs(self int) ([]Process, error) {
 	entries, err := os.ReadDir(p.Root)
 	if err != nil {
