@@ -13,7 +13,8 @@ import (
 // maxAckDelay bounds how long after preStop Sidekiq may take the quiet
 // signal and still have max-job-seconds counted from then. A signal pushed
 // through Redis is taken at the next heartbeat: at most 5 s later on
-// Sidekiq 6, 11.34 s on 7/8 with every thread running CPU-bound jobs. It is
+// Sidekiq 6.4, 10 s from 6.5 on, 11.34 s measured on 7/8 with every thread
+// running CPU-bound jobs. It is
 // below contract.GraceMarginSeconds, so the pod's grace period still covers
 // the drain, SIGTERM and Sidekiq's own shutdown timeout.
 const maxAckDelay = 12 * time.Second
@@ -159,8 +160,14 @@ func (r *drainRun) stillRunning(s Snapshot) string {
 }
 
 // wait says what one process still waits for, or "" once it is drained:
-//   - it took the signal from Redis at a beat that showed no job: it had
-//     nothing running when it stopped fetching;
+//   - it took the signal from Redis at a beat that showed no job: that beat
+//     wrote busy and the work hash just before popping the signal, and
+//     Sidekiq handles it right after. Only a job fetched in those few
+//     milliseconds escapes it: a worker idle at the beat waits on empty
+//     queues, so that takes a job enqueued in them. Waiting for the next
+//     beat instead would cost a whole period (5 or 10 s) on every drain;
+//     such a job still gets Sidekiq's own -t after SIGTERM and is pushed
+//     back unfinished, never lost;
 //   - else once a heartbeat says quiet and no job: Sidekiq writes the quiet
 //     flag, busy and the work hash at each beat, so that beat was written
 //     after it stopped fetching, and shows every job it still runs.
