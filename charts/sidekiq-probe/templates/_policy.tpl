@@ -92,9 +92,13 @@ r'^[+-]?0*[0-9]{1,18}$'
     lists.range(size(variables.argvs)).map(k, lists.range(size(variables.argvs[k])).map(i,
       variables.shellAt[k][i] &&
       lists.range(i / 2 + 2).filter(m, m >= 1 && (i - 2 * m < 0 || !variables.shellAt[k][i - 2 * m]))[0] % 2 == 1))
+# A container none of whose arguments holds "sidekiq" once quotes are
+# removed has no word sidekiq: its words would not matter, nor are they split.
 - name: words
   expression: >-
-    lists.range(size(variables.argvs)).map(k, lists.range(size(variables.argvs[k])).map(i,
+    lists.range(size(variables.argvs)).map(k,
+      !variables.argvs[k].exists(a, a.replace("'", '').replace('"', '').contains('sidekiq')) ? [] :
+      lists.range(size(variables.argvs[k])).map(i,
       (i >= 1 && variables.expands[k][i - 1]) || (i >= 2 && variables.expands[k][i - 2]) ? [] :
       !variables.expands[k][i] ? [variables.argvs[k][i]] :
       variables.argvs[k][i + 2].findAll(r'(?:[^ \t\x22\x27;&|()\n]|\x27[^\x27]*(?:\x27|$)|\x22[^\x22]*(?:\x22|$))+|[;&|()\n]').map(t,
