@@ -293,3 +293,43 @@ func notYet(t *testing.T, answers <-chan int, when string) {
 	case <-time.After(4 * drainPoll):
 	}
 }
+
+// A beat after the one that took the signal still says not quiet: the list
+// was emptied by something else (a Redis failover, a flush), and Sidekiq
+// never got the signal. The drain pushes it again.
+func TestRealRedis_RedisDrainPushesALostSignalAgain(t *testing.T) {
+	t.Parallel()
+	v := testsidekiq.Sidekiq73
+	p := startPod(t, podOptions{signal: func(int, syscall.Signal) error { return syscall.EPERM }})
+	b := p.fakeSidekiq(v, "app")
+	b.Jobs = []testsidekiq.Job{{Class: "Long", RunAt: time.Now()}}
+	p.write(v, "", b)
+	p.waitCode("/readyz", http.StatusOK, 10*time.Second)
+	answers := make(chan int, 1)
+	go func() { answers <- p.serve(contract.PathPreStop, nil).Code }()
+	signals := b.Identity() + "-signals"
+	pushed := func() bool { return p.rdb.LLen(p.ctx(), signals).Val() == 1 }
+	testkit.WaitFor(t, 10*time.Second, "the signal pushed", pushed)
+
+	b.At = time.Now()
+	if sig, err := v.WriteTakingSignal(p.ctx(), p.rdb, "", b); err != nil || sig != "TSTP" {
+		t.Fatalf("the beat took %q, %v; want TSTP", sig, err)
+	}
+	notYet(t, answers, "with a job running at the beat that took the signal")
+	b.At = time.Now() // not quiet: the signal never reached Sidekiq
+	p.write(v, "", b)
+	testkit.WaitFor(t, 10*time.Second, "the signal pushed again", pushed)
+
+	b.Jobs, b.At = nil, time.Now()
+	if sig, err := v.WriteTakingSignal(p.ctx(), p.rdb, "", b); err != nil || sig != "TSTP" {
+		t.Fatalf("the beat took %q, %v; want TSTP", sig, err)
+	}
+	select {
+	case code := <-answers:
+		if code != http.StatusOK {
+			t.Errorf("/prestop = %d", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("/prestop did not return 10 s after an idle beat took the signal again")
+	}
+}
