@@ -16,6 +16,8 @@ func TestParseFlags_UsageErrors(t *testing.T) {
 		"an unknown output is named":         {args: []string{"-o", "yaml"}, wantErr: `"yaml" is not table or json`},
 		"arguments are refused":              {args: []string{"pods"}, wantErr: "takes no arguments"},
 		"an unknown flag is refused":         {args: []string{"--frobnicate"}, wantErr: "not defined"},
+		"the policy mode can be named":       {args: []string{"--mode", "policy"}},
+		"an unknown mode is named":           {args: []string{"--mode", "sidecar"}, wantErr: `--mode: "sidecar" is not auto, webhook or policy`},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -36,3 +36,25 @@ func TestDoctor_DefaultsNameTheRenderedObjects(t *testing.T) {
 		}
 	}
 }
+
+// In policy mode the same default names the MutatingAdmissionPolicy, and
+// the validating policies carry the suffixes the doctor reads.
+func TestDoctor_DefaultsNameThePolicies(t *testing.T) {
+	cfg, err := doctor.ParseFlags(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := render(t, "--set", "mode=policy")
+	if name := only[*admissionregistrationv1.MutatingAdmissionPolicy](t, objs).Name; name != cfg.WebhookConfig {
+		t.Errorf("the chart renders MutatingAdmissionPolicy %q, the doctor's default is %q", name, cfg.WebhookConfig)
+	}
+	names := map[string]bool{}
+	for _, p := range all[*admissionregistrationv1.ValidatingAdmissionPolicy](objs) {
+		names[p.Name] = true
+	}
+	for _, suffix := range []string{"-injected", "-denials", "-warnings"} {
+		if !names[cfg.WebhookConfig+suffix] {
+			t.Errorf("no ValidatingAdmissionPolicy %s%s among %v", cfg.WebhookConfig, suffix, names)
+		}
+	}
+}
