@@ -60,30 +60,33 @@ func TestRealRedis_OldestJobOfEveryVersion(t *testing.T) {
 	}
 }
 
-// A work hash is Redis data, not ours: one far larger than any Sidekiq's
-// costs one scan page, and the scrape still answers.
-func TestRealRedis_OldestJobReadsABoundedPage(t *testing.T) {
+// A work hash is Redis data, not ours: one far larger than any Sidekiq's is
+// left out at the cost of its HLEN, and an entry over 16 KiB is never read.
+func TestRealRedis_OldestJobReadIsBounded(t *testing.T) {
 	t.Parallel()
 	p := startPod(t, podOptions{})
 	v := testsidekiq.Sidekiq73
-	b := p.fakeSidekiq(v, "app")
-	p.write(v, "", b)
-	key := b.Identity() + ":work"
+	huge, big := p.fakeSidekiq(v, "huge"), p.fakeSidekiq(v, "big")
+	big.Jobs = []testsidekiq.Job{{Class: strings.Repeat("x", maxJobBytes), RunAt: time.Now().Add(-time.Hour)}, {Class: "A", RunAt: time.Now().Add(-time.Minute)}}
+	p.write(v, "", huge)
+	p.write(v, "", big)
 	pipe := p.rdb.Pipeline()
 	for i := range 20000 {
-		pipe.HSet(p.ctx(), key, fmt.Sprintf("tid-%d", i), fmt.Sprintf(`{"queue":"q","payload":"{}","run_at":%d}`, time.Now().Unix()-60))
+		pipe.HSet(p.ctx(), huge.Identity()+":work", fmt.Sprintf("tid-%d", i), fmt.Sprintf(`{"queue":"q","payload":"{}","run_at":%d}`, time.Now().Unix()-60))
 	}
-	if _, err := pipe.Exec(p.ctx()); err != nil {
-		t.Fatal(err)
-	}
+	_, err := pipe.Exec(p.ctx())
+	testkit.Must(t, err)
 	p.get("/startupz")
 	testkit.Must(t, p.rdb.ConfigResetStat(p.ctx()).Err())
-	if age, ok := p.oldestJob(b.PID); !ok || age < 59 {
-		t.Errorf("oldest job = %v (found %v), want at least 59 s", age, ok)
+	if age, ok := p.oldestJob(huge.PID); ok {
+		t.Errorf("a hash of 20,000 entries gave an oldest job of %v s, want it left out", age)
+	}
+	if age, ok := p.oldestJob(big.PID); !ok || age < 59 || age > 120 {
+		t.Errorf("oldest job = %v (found %v), want the 1 minute old one: the hour old one is over 16 KiB", age, ok)
 	}
 	stats := commandStats(t, p)
-	if stats["hscan"] != 2 || stats["hgetall"]+stats["hvals"]+stats["hkeys"] != 0 {
-		t.Errorf("a scrape ran %v; want one HSCAN page per work hash (:work, :workers), nothing that reads a whole hash", stats)
+	if stats["hget"] > 4 || stats["hscan"]+stats["hgetall"]+stats["hvals"] != 0 {
+		t.Errorf("two scrapes ran %v; want at most two HGETs each, nothing that reads a whole hash", stats)
 	}
 }
 
@@ -99,11 +102,11 @@ func TestRealRedis_ProbesDoNotReadJobAges(t *testing.T) {
 	for _, path := range []string{"/startupz", "/livez", "/readyz"} {
 		p.get(path)
 	}
-	if stats := commandStats(t, p); stats["eval"]+stats["evalsha"]+stats["hscan"] != 0 {
+	if stats := commandStats(t, p); stats["eval"]+stats["evalsha"]+stats["hkeys"]+stats["hget"] != 0 {
 		t.Errorf("probes ran %v, want no job age read", stats)
 	}
 	p.getText("/metrics")
-	if stats := commandStats(t, p); stats["eval"]+stats["evalsha"] == 0 || stats["hscan"] != 2 {
+	if stats := commandStats(t, p); stats["eval"]+stats["evalsha"] == 0 || stats["hkeys"] != 2 {
 		t.Errorf("a scrape ran %v, want the job age script", stats)
 	}
 }
