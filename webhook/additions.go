@@ -47,8 +47,9 @@ func setAside(raw, original, mutated []byte, added *additions) []byte {
 		if !okR || !okO {
 			return mutated
 		}
+		findR, findO := rm.finder(), om.finder()
 		for i := range mm {
-			ri, oi := rm.find(mm[i].name, i), om.find(mm[i].name, i)
+			ri, oi := findR(mm[i].name, i), findO(mm[i].name, i)
 			switch {
 			case ri < 0 && oi < 0:
 				mm[i].value = added.put(mm[i].value)

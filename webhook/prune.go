@@ -55,10 +55,11 @@ func pruneUnchanged(raw, original, mutated []byte) (r, o, m []byte) {
 // pruneObjects cuts members; when same, rm and om are one split of raw and
 // original, which are the same bytes.
 func pruneObjects(rm, om, mm members, same bool) (r, o, m []byte) {
+	findR, findM := rm.finder(), mm.finder()
 	for i := range om {
 		k := om[i].name
-		mi := mm.find(k, i)
-		switch ri := rm.find(k, i); {
+		mi := findM(k, i)
+		switch ri := findR(k, i); {
 		case mi < 0:
 		case bytes.Equal(om[i].value, mm[mi].value):
 			om[i].value, mm[mi].value = nil, nil
@@ -73,8 +74,9 @@ func pruneObjects(rm, om, mm members, same bool) (r, o, m []byte) {
 		o = om.join()
 		return o, o, mm.join()
 	}
+	findO := om.finder()
 	for i := range rm {
-		if rm[i].value != nil && om.find(rm[i].name, i) < 0 && mm.find(rm[i].name, i) < 0 {
+		if rm[i].value != nil && findO(rm[i].name, i) < 0 && findM(rm[i].name, i) < 0 {
 			rm[i].value = nil
 		}
 	}
@@ -103,18 +105,42 @@ func pruneArrays(ra, oa, ma [][]byte, same bool) (r, o, m []byte) {
 // its value; a nil value marks a member cut.
 type member struct{ name, key, value []byte }
 
-// members are an object's members in document order. They are found by a
-// scan from a hint: the three documents list a pod's fields in the same
-// order (Go's encoder writes struct fields in order and map keys sorted,
-// and so does the API server), so the hint is nearly always right.
+// members are an object's members in document order. They are found by
+// a look at a hint first: the three documents list a pod's fields in the
+// same order (Go's encoder writes struct fields in order and map keys
+// sorted, and so does the API server), so the hint is nearly always right.
 type members []member
 
-// find returns the index of the member named name, or -1. A member cut by
-// an earlier step is still found: its name stays.
-func (ms members) find(name []byte, hint int) int {
-	if hint >= 0 && hint < len(ms) && bytes.Equal(ms[hint].name, name) {
-		return hint
+// maxScan is the size up to which a miss of the hint scans the members; a
+// bigger object (100,000 annotations) is looked up through an index, so
+// that no order of its keys makes the work quadratic.
+const maxScan = 32
+
+// finder returns the lookup of a member by name: its index, or -1. A
+// member cut by an earlier step is still found: its name stays.
+func (ms members) finder() func(name []byte, hint int) int {
+	var index map[string]int
+	return func(name []byte, hint int) int {
+		if hint >= 0 && hint < len(ms) && bytes.Equal(ms[hint].name, name) {
+			return hint
+		}
+		if len(ms) <= maxScan {
+			return ms.scan(name)
+		}
+		if index == nil {
+			index = make(map[string]int, len(ms))
+			for i := range ms {
+				index[string(ms[i].name)] = i // names are unique: splitObject says so
+			}
+		}
+		if i, ok := index[string(name)]; ok {
+			return i
+		}
+		return -1
 	}
+}
+
+func (ms members) scan(name []byte) int {
 	for i := range ms {
 		if bytes.Equal(ms[i].name, name) {
 			return i
@@ -158,13 +184,8 @@ func joinArray(elems [][]byte) []byte {
 	return append(b, ']')
 }
 
-// maxMembers bounds the scans of find: a bigger object is kept whole.
-// Pod fields, containers and metadata have far fewer.
-const maxMembers = 64
-
 // splitObject splits a JSON object into its members. ok is false when doc
-// is not an object, has more than maxMembers members, or has a key twice
-// (which decoders resolve differently).
+// is not an object or has a key twice (which decoders resolve differently).
 func splitObject(doc []byte) (ms members, ok bool) {
 	b := trimSpace(doc)
 	if len(b) < 2 || b[0] != '{' {
@@ -175,6 +196,7 @@ func splitObject(doc []byte) (ms members, ok bool) {
 		return members{}, len(trimSpace(b[1:])) == 0
 	}
 	ms = make(members, 0, 16) // most of a pod's objects: one allocation
+	var seen map[string]bool  // the names, once a scan would cost too much
 	for {
 		var m member
 		if m.key, b, ok = nextValue(b); !ok || m.key[0] != '"' {
@@ -186,7 +208,7 @@ func splitObject(doc []byte) (ms members, ok bool) {
 		if m.value, b, ok = nextValue(b[1:]); !ok {
 			return nil, false
 		}
-		if m.name, ok = unquote(m.key); !ok || len(ms) == maxMembers || ms.find(m.name, -1) >= 0 {
+		if m.name, ok = unquote(m.key); !ok || ms.has(m.name, &seen) {
 			return nil, false
 		}
 		ms = append(ms, m)
@@ -200,6 +222,25 @@ func splitObject(doc []byte) (ms members, ok bool) {
 		}
 		b = b[1:]
 	}
+}
+
+// has tells whether ms already holds name, scanning while ms is small and
+// through *seen (built on first need, then kept up to date) after that.
+func (ms members) has(name []byte, seen *map[string]bool) bool {
+	if len(ms) < maxScan {
+		return ms.scan(name) >= 0
+	}
+	if *seen == nil {
+		*seen = make(map[string]bool, 2*len(ms))
+		for i := range ms {
+			(*seen)[string(ms[i].name)] = true
+		}
+	}
+	if (*seen)[string(name)] {
+		return true
+	}
+	(*seen)[string(name)] = true
+	return false
 }
 
 // splitArray splits a JSON array into its elements.
