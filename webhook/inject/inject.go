@@ -82,12 +82,13 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, base webhook
 		defer f.Close()
 		in = f
 	}
-	out, err := run(cfg, in, stderr)
-	if err != nil {
+	out := &spool{}
+	defer out.Close()
+	if err := run(cfg, in, out, stderr); err != nil {
 		printErrors(stderr, err)
 		return 1
 	}
-	if _, err := stdout.Write(out); err != nil {
+	if err := out.copyTo(stdout); err != nil {
 		fmt.Fprintln(stderr, "error:", err)
 		return 1
 	}
@@ -101,41 +102,55 @@ func printErrors(w io.Writer, err error) {
 	}
 }
 
-// run injects every document of in and returns the output, or every error.
-func run(cfg Config, in io.Reader, stderr io.Writer) ([]byte, error) {
-	docs, err := readDocuments(in)
-	if err != nil {
-		return nil, err
-	}
+// run injects the documents of in one at a time and writes each to out
+// while none has failed; it returns every error. A stream that cannot be
+// read any further ends at its first unreadable document.
+func run(cfg Config, in io.Reader, out io.Writer, stderr io.Writer) error {
+	docs := newDocuments(in)
 	var errs []error
-	for i, doc := range docs {
-		docs[i], err = injectDocument(doc, cfg.Options, stderr)
-		errs = append(errs, err)
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return render(docs, cfg.Output)
-}
-
-func render(docs [][]byte, format string) ([]byte, error) {
-	var buf bytes.Buffer
-	for i, doc := range docs {
-		if format == "json" {
-			if err := json.Indent(&buf, doc, "", "  "); err != nil {
-				return nil, err
-			}
-			buf.WriteByte('\n')
+	for written := 0; ; {
+		doc, n, err := docs.next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			errs = append(errs, err)
+			break
+		}
+		if doc, err = injectDocument(doc, n, cfg.Options, stderr); err != nil {
+			errs = append(errs, err)
 			continue
 		}
-		y, err := yaml.JSONToYAML(doc)
-		if err != nil {
-			return nil, err
+		if len(errs) > 0 {
+			continue // nothing is printed now: only the other errors matter
 		}
-		if i > 0 {
-			buf.WriteString("---\n")
+		if err := writeDocument(out, doc, cfg.Output, written > 0); err != nil {
+			return err
 		}
-		buf.Write(y)
+		written++
 	}
-	return buf.Bytes(), nil
+	return errors.Join(errs...)
+}
+
+// writeDocument writes one document as YAML ("---" before all but the
+// first) or as indented JSON.
+func writeDocument(w io.Writer, doc []byte, format string, separate bool) error {
+	if format == "json" {
+		var buf bytes.Buffer
+		if err := json.Indent(&buf, doc, "", "  "); err != nil {
+			return err
+		}
+		buf.WriteByte('\n')
+		_, err := buf.WriteTo(w)
+		return err
+	}
+	y, err := yaml.JSONToYAML(doc)
+	if err != nil {
+		return err
+	}
+	if separate {
+		y = append([]byte("---\n"), y...)
+	}
+	_, err = w.Write(y)
+	return err
 }

@@ -50,6 +50,12 @@ func TestMain_Golden(t *testing.T) {
 		"every invalid object is reported by name, and nothing is printed": {
 			args: []string{"-f", "testdata/two-invalid.yaml"}, golden: "two-invalid", wantCode: 1,
 		},
+		"documents that are not objects are reported by number, and nothing is printed": {
+			args: []string{"-f", "testdata/not-objects.yaml"}, golden: "not-objects", wantCode: 1,
+		},
+		"a JSON stream's number is reported by its document number": {
+			args: []string{"-f", "-", "-o", "json"}, stdin: "testdata/not-object.json", golden: "not-object-json", wantCode: 1,
+		},
 		"an unknown output format is a usage error": {
 			args: []string{"-f", "testdata/list.json", "-o", "xml"}, golden: "bad-output-format", wantCode: 2,
 		},
@@ -115,5 +121,37 @@ func golden(t *testing.T, path, got string) {
 	}
 	if string(want) != got {
 		t.Errorf("%s: want\n%s\ngot\n%s", path, want, got)
+	}
+}
+
+// TestSpool_MovesToAFileAndBack writes more than spoolMemory: the output
+// comes back whole and in order, and closing leaves no file behind.
+func TestSpool_MovesToAFileAndBack(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	s := &spool{}
+	chunk := bytes.Repeat([]byte("0123456789abcdef"), 1<<12) // 64 KiB
+	var want bytes.Buffer
+	for i := 0; want.Len() <= spoolMemory+len(chunk); i++ {
+		chunk[0] = byte('A' + i%26)
+		if _, err := s.Write(chunk); err != nil {
+			t.Fatal(err)
+		}
+		want.Write(chunk)
+	}
+	if s.file == nil {
+		t.Fatal("the spool kept everything in memory")
+	}
+	var got bytes.Buffer
+	if err := s.copyTo(&got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), want.Bytes()) {
+		t.Errorf("the spool gave back %d bytes, not the %d written", got.Len(), want.Len())
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(os.Getenv("TMPDIR"), "*")); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
 	}
 }
