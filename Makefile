@@ -45,16 +45,24 @@ deps: tools ## Install what the tests need (Debian packages, tool binaries).
 # The real control plane the tests run against, built from the pinned modules
 # in hack/k8s-tools (about 5 minutes cold on 2 cores, then cached in bin/).
 K8S_VERSION := v1.37.2
-K8S_LDFLAGS := -s -w \
-	-X k8s.io/component-base/version.gitVersion=$(K8S_VERSION) \
+# $(call k8s_ldflags,v1.37.2): the version the binaries report.
+k8s_ldflags = -s -w \
+	-X k8s.io/component-base/version.gitVersion=$(1) \
 	-X k8s.io/component-base/version.gitMajor=1 \
-	-X k8s.io/component-base/version.gitMinor=37 \
+	-X k8s.io/component-base/version.gitMinor=$(word 2,$(subst ., ,$(1))) \
 	-X k8s.io/component-base/version.gitTreeState=clean
-K8S_BUILD   := cd hack/k8s-tools && go build -trimpath -ldflags '$(K8S_LDFLAGS)'
+K8S_BUILD   := cd hack/k8s-tools && go build -trimpath -ldflags '$(call k8s_ldflags,$(K8S_VERSION))'
 K8S_TOOLS   := $(BIN)/k8s/kube-apiserver $(BIN)/k8s/etcd $(BIN)/k8s/kube-controller-manager
 
+# The oldest Kubernetes the chart accepts (Chart.yaml's kubeVersion) with the
+# etcd of its release, from hack/k8s-tools-1.30 into bin/k8s-1.30/: the
+# API-server e2e tests (test/e2e) run on it too (about 5 minutes cold).
+K8S_OLDEST_VERSION := v1.30.14
+K8S_OLDEST_BUILD   := cd hack/k8s-tools-1.30 && go build -trimpath -ldflags '$(call k8s_ldflags,$(K8S_OLDEST_VERSION))'
+K8S_TOOLS          += $(BIN)/k8s-1.30/kube-apiserver $(BIN)/k8s-1.30/etcd $(BIN)/k8s-1.30/kube-controller-manager
+
 .PHONY: tools
-tools: $(K8S_TOOLS) ## Build kube-apiserver, etcd and kube-controller-manager into bin/k8s/.
+tools: $(K8S_TOOLS) ## Build kube-apiserver, etcd and kube-controller-manager into bin/k8s/ (and bin/k8s-1.30/).
 
 $(BIN)/k8s/kube-apiserver:
 	$(K8S_BUILD) -o $@ k8s.io/kubernetes/cmd/kube-apiserver
@@ -64,6 +72,15 @@ $(BIN)/k8s/kube-controller-manager:
 
 $(BIN)/k8s/etcd:
 	$(K8S_BUILD) -o $@ go.etcd.io/etcd/server/v3
+
+$(BIN)/k8s-1.30/kube-apiserver:
+	$(K8S_OLDEST_BUILD) -o $@ k8s.io/kubernetes/cmd/kube-apiserver
+
+$(BIN)/k8s-1.30/kube-controller-manager:
+	$(K8S_OLDEST_BUILD) -o $@ k8s.io/kubernetes/cmd/kube-controller-manager
+
+$(BIN)/k8s-1.30/etcd:
+	$(K8S_OLDEST_BUILD) -o $@ go.etcd.io/etcd/server/v3
 
 .PHONY: test
 test: deps lint ## Run the whole test suite (what CI runs).

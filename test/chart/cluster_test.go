@@ -14,10 +14,11 @@ type cluster struct {
 	kubeconfig string
 }
 
-// startCluster starts an API server for the test; it stops with the test.
-func startCluster(t *testing.T) *cluster {
+// startCluster starts an API server for the test (the newest release unless
+// an option says otherwise); it stops with the test.
+func startCluster(t *testing.T, opts ...controlplane.Option) *cluster {
 	t.Helper()
-	cp := controlplane.Start(t)
+	cp := controlplane.Start(t, opts...)
 	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
 	if err := os.WriteFile(kubeconfig, cp.KubeConfig, 0o600); err != nil {
 		t.Fatal(err)

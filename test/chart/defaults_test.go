@@ -5,7 +5,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -137,13 +136,4 @@ func chartAppVersion(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return chart.AppVersion
-}
-
-// The ValidatingAdmissionPolicy API is GA since Kubernetes 1.30.
-func TestChart_RefusesKubernetesBefore130(t *testing.T) {
-	t.Parallel()
-	_, err := helm(t, "template", release, chartDir, "--namespace", namespace, "--kube-version", "v1.29.9")
-	if err == nil || !strings.Contains(err.Error(), "kubeVersion: >=1.30.0-0") {
-		t.Errorf("want helm to refuse Kubernetes 1.29 naming the chart's kubeVersion, got %v", err)
-	}
 }

@@ -18,7 +18,7 @@ import (
 // test fails.
 func (cp *ControlPlane) StartControllerManager(t testing.TB, extra ...string) {
 	t.Helper()
-	bin := filepath.Join(AssetsDir(t), "kube-controller-manager")
+	bin := filepath.Join(cp.assets, "kube-controller-manager")
 	if _, err := os.Stat(bin); err != nil {
 		t.Fatalf("kube-controller-manager missing in %s: run `make deps`", filepath.Dir(bin))
 	}

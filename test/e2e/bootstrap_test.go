@@ -14,6 +14,7 @@ import (
 
 	"sidekiq-probe.io/sidekiq-probe/certs"
 	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
+	"sidekiq-probe.io/sidekiq-probe/test/controlplane"
 	"sidekiq-probe.io/sidekiq-probe/webhook"
 )
 
@@ -22,7 +23,11 @@ import (
 // to create the CA, and must end up with one CA, in the Secret and alone in
 // the caBundle, and one serving certificate signed by it.
 func TestChart_RacingReplicasBootstrapOneCA(t *testing.T) {
-	in := install(t)
+	forEachRelease(t, racingReplicasBootstrapOneCA)
+}
+
+func racingReplicasBootstrapOneCA(t *testing.T, r controlplane.Release) {
+	in := installOn(t, r)
 	ctx := t.Context()
 	client := in.cp.Client
 	secret, err := client.CoreV1().Secrets(namespace).Get(ctx, secretName, metav1.GetOptions{})

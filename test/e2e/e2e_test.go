@@ -21,6 +21,7 @@ import (
 
 	"sidekiq-probe.io/sidekiq-probe/contract"
 	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
+	"sidekiq-probe.io/sidekiq-probe/test/controlplane"
 	"sidekiq-probe.io/sidekiq-probe/webhook"
 )
 
@@ -35,7 +36,11 @@ func TestMain(m *testing.M) {
 // TestChart_TwoReplicas installs the chart, runs two webhook replicas as the
 // chart's ServiceAccount and creates pods through the API server.
 func TestChart_TwoReplicas(t *testing.T) {
-	in := install(t, goldenSidecarImage...)
+	forEachRelease(t, twoReplicas)
+}
+
+func twoReplicas(t *testing.T, r controlplane.Release) {
+	in := installOn(t, r, goldenSidecarImage...)
 	a, b := in.startReplica(t, in.port), in.startReplica(t, testkit.FreePort(t))
 	ctx := t.Context()
 	client := in.cp.Client

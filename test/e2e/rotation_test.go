@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
+	"sidekiq-probe.io/sidekiq-probe/test/controlplane"
 	"sidekiq-probe.io/sidekiq-probe/webhook"
 )
 
@@ -18,7 +19,11 @@ import (
 // pods all along with failurePolicy Fail: not one may fail or miss the
 // sidecar.
 func TestChart_CARotationUnderLoad(t *testing.T) {
-	in := install(t)
+	forEachRelease(t, caRotationUnderLoad)
+}
+
+func caRotationUnderLoad(t *testing.T, r controlplane.Release) {
+	in := installOn(t, r)
 	ctx := t.Context()
 	client := in.cp.Client
 	configs := client.AdmissionregistrationV1().MutatingWebhookConfigurations()

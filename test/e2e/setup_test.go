@@ -56,15 +56,31 @@ type installed struct {
 	port       int                // where the API server expects the webhook
 }
 
-// install renders the chart with helm, applies every object to a new API
-// server (each must be accepted) and replaces the Service by an ExternalName
-// to localhost: the API server refuses loopback endpoints, and the Service
-// name must stay the one the certificate is issued for.
+// install is installOn the newest release.
 func install(t *testing.T, helmArgs ...string) *installed {
 	t.Helper()
-	cp := controlplane.Start(t)
+	return installOn(t, controlplane.Newest, helmArgs...)
+}
+
+// forEachRelease runs test on both ends of the range of Kubernetes releases
+// the chart accepts, one after the other, as subtests named by version.
+func forEachRelease(t *testing.T, test func(*testing.T, controlplane.Release)) {
+	for _, r := range controlplane.Releases() {
+		t.Run(r.Version, func(t *testing.T) { test(t, r) })
+	}
+}
+
+// installOn renders the chart with helm for release r, applies every object
+// to a new API server of that release (each must be accepted) and replaces
+// the Service by an ExternalName to localhost: the API server refuses
+// loopback endpoints, and the Service name must stay the one the certificate
+// is issued for.
+func installOn(t *testing.T, r controlplane.Release, helmArgs ...string) *installed {
+	t.Helper()
+	cp := controlplane.Start(t, controlplane.WithRelease(r))
 	ctx := t.Context()
-	objs := render(t, helmArgs...)
+	// The later --kube-version wins over render's.
+	objs := render(t, append([]string{"--kube-version", r.Version}, helmArgs...)...)
 
 	_, err := cp.Client.CoreV1().Namespaces().Create(ctx,
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}, metav1.CreateOptions{})
