@@ -99,7 +99,13 @@ func TestMode_PolicyBindsTheSameNamespacesAndAnnotationAsTheWebhook(t *testing.T
 	ref := binding.Spec.ParamRef
 	secret := only[*corev1.Secret](t, objs)
 	if ref == nil || ref.Name != secret.Name || ref.Namespace != namespace {
-		t.Errorf("binding paramRef %+v, want the token Secret %s/%s", ref, namespace, secret.Name)
+		t.Fatalf("binding paramRef %+v, want the token Secret %s/%s", ref, namespace, secret.Name)
+	}
+	// Without matchConditions, Deny would reject every pod of the labelled
+	// namespaces once the Secret is gone; the denials policy handles the
+	// annotated ones (test/e2e).
+	if a := deref(ref.ParameterNotFoundAction); a != admissionregistrationv1.AllowAction {
+		t.Errorf("parameterNotFoundAction %q, want Allow", a)
 	}
 	if policy.Spec.ParamKind == nil || policy.Spec.ParamKind.Kind != "Secret" {
 		t.Errorf("paramKind %+v, want v1 Secret", policy.Spec.ParamKind)

@@ -128,22 +128,55 @@ func TestPolicyMode(t *testing.T) {
 	t.Run("random commands choose the same container and shutdown timeout in both modes", c.checkRandomCommands)
 	t.Run("an annotated Deployment's pods are alike in both modes (through kube-controller-manager)", c.checkDeployment)
 	t.Run("doctor finds the policies bound and type-checked", c.checkDoctor)
-	t.Run("with the binding gone, the final-state policy flags an uninjected pod", c.checkFinalState)
+	t.Run("with the token Secret gone, other pods are created and annotated ones denied", c.checkTokenSecretGone)
+	t.Run("with the binding gone, annotated pods are denied and the final-state policy flags them", c.checkFinalState)
 }
 
-// checkFinalState deletes the mutating policy's binding: pods are created
-// uninjected, and the chart's final-state ValidatingAdmissionPolicy (the one
-// webhook mode has too) warns, naming what to check.
+// checkTokenSecretGone deletes the policy's parameter: pods without the
+// annotation must not depend on it, annotated ones are denied
+// (policy.failurePolicy Fail) with a message naming the Secret.
+func (c *policyCluster) checkTokenSecretGone(t *testing.T) {
+	secrets := c.cp.Client.CoreV1().Secrets(namespace)
+	name := policyRelease + "-prestop-token"
+	saved, err := secrets.Get(t.Context(), name, metav1.GetOptions{})
+	testkit.Must(t, err)
+	testkit.Must(t, secrets.Delete(t.Context(), name, metav1.DeleteOptions{}))
+	var denial error
+	waitFor(t, "annotated pods are denied", func() bool {
+		_, _, denial = c.create(t, policyMode, sidekiqPod(true))
+		return denial != nil
+	})
+	if want := "check the Secret " + name + " in namespace " + namespace; !strings.Contains(denial.Error(), want) {
+		t.Errorf("denial %q, want it to say %q", denial, want)
+	}
+	if _, _, err := c.create(t, policyMode, sidekiqPod(false)); err != nil {
+		t.Errorf("a pod without the annotation: %v, want it created", err)
+	}
+	saved.ResourceVersion, saved.UID = "", ""
+	_, err = secrets.Create(t.Context(), saved, metav1.CreateOptions{})
+	testkit.Must(t, err)
+	waitFor(t, "annotated pods are injected again", func() bool {
+		pod, _, err := c.create(t, policyMode, sidekiqPod(true))
+		return err == nil && hasSidecar(pod)
+	})
+}
+
+// checkFinalState deletes the mutating policy's binding: annotated pods are
+// denied (policy.failurePolicy Fail), and the chart's final-state
+// ValidatingAdmissionPolicy (the one webhook mode has too) warns, naming
+// what to check.
 func (c *policyCluster) checkFinalState(t *testing.T) {
 	bindings := c.cp.Client.AdmissionregistrationV1().MutatingAdmissionPolicyBindings()
 	testkit.Must(t, bindings.Delete(t.Context(), policyRelease, metav1.DeleteOptions{}))
 	var warnings []string
+	var denial error
 	waitFor(t, "pods are no longer injected", func() bool {
-		pod, w, err := c.create(t, policyMode, sidekiqPod(true))
-		testkit.Must(t, err)
-		warnings = w
-		return !hasSidecar(pod)
+		_, warnings, denial = c.create(t, policyMode, sidekiqPod(true))
+		return denial != nil
 	})
+	if want := "(policy.failurePolicy Fail): check the Secret"; !strings.Contains(denial.Error(), want) {
+		t.Errorf("denial %q, want one containing %q", denial, want)
+	}
 	want := "was not injected by the sidekiq-probe MutatingAdmissionPolicy (no sidekiq-probe sidecar; "
 	if !slices.ContainsFunc(warnings, func(w string) bool {
 		return strings.Contains(w, want) && strings.Contains(w, "mutatingadmissionpolicybinding "+policyRelease)
