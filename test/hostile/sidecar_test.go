@@ -235,8 +235,9 @@ func sidecarOpen(t *testing.T, addr string, n int, send string) int {
 func TestSidecar_RedisData(t *testing.T) {
 	bin := testsidekiq.BuildProbe(t)
 	tests := map[string]struct {
-		// spoil changes Redis, before the sidecar starts.
+		// spoil changes Redis, before the sidecar starts unless after.
 		spoil func(t *testing.T, p *sidecarPod)
+		after bool
 		// want are the answers the probes settle on.
 		want map[string]int
 		// reason is in the answer of the first path of wantReason.
@@ -259,12 +260,27 @@ func TestSidecar_RedisData(t *testing.T) {
 			want:       map[string]int{contract.PathStartup: 503, contract.PathLive: 200, contract.PathReady: 503},
 			wantReason: contract.PathReady, reason: "no heartbeat yet",
 		},
+		"Sidekiq's process hash replaced by a string once the sidecar knows it": {
+			spoil: func(t *testing.T, p *sidecarPod) {
+				testkit.Must(t, p.rdb.Set(context.Background(), p.identity, "spoiled", time.Minute).Err())
+			},
+			after:      true,
+			want:       map[string]int{contract.PathStartup: 503, contract.PathLive: 503, contract.PathReady: 503},
+			wantReason: contract.PathLive, reason: "no heartbeat for",
+		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			p := sidecarStartPod(t)
-			tc.spoil(t, p)
-			p.run(bin, "--heartbeat-timeout-seconds=60")
+			if !tc.after {
+				tc.spoil(t, p)
+			}
+			// 10 s: the shortest Sidekiq 6.4's beat every 5 s allows.
+			p.run(bin, "--heartbeat-timeout-seconds=10")
+			if tc.after {
+				p.waitFor(contract.PathReady, http.StatusOK, 30*time.Second)
+				tc.spoil(t, p)
+			}
 			for path, code := range tc.want {
 				body := p.waitFor(path, code, 30*time.Second)
 				if path == tc.wantReason && !strings.Contains(body, tc.reason) {
