@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"sidekiq-probe.io/sidekiq-probe/contract"
+	"sidekiq-probe.io/sidekiq-probe/test/controlplane"
 )
 
 // kinds lists the rendered objects as "Kind name".
@@ -217,4 +218,23 @@ func TestMode_SwitchingModesIsAnUpgrade(t *testing.T) {
 	}
 	// No webhook runs here: with failurePolicy Ignore, pods go uninjected.
 	waitFor(t, "the policy to be gone", func() bool { return !injected() })
+}
+
+// On a real cluster below 1.36 (the oldest the chart accepts), `helm
+// install --set mode=policy` fails before creating anything, saying why and
+// naming mode=webhook.
+func TestMode_PolicyInstallFailsOnTheOldestTestedRelease(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t, controlplane.WithRelease(controlplane.Oldest))
+	out, err := helm(t, "install", release, chartDir, "--create-namespace", "--set", "mode=policy",
+		"--kubeconfig", c.kubeconfig, "--namespace", namespace)
+	if err == nil || !strings.Contains(err.Error(), "mode=policy needs Kubernetes 1.36 or later") ||
+		!strings.Contains(err.Error(), "mode=webhook") || !strings.Contains(err.Error(), controlplane.Oldest.Version) {
+		t.Fatalf("helm install --set mode=policy on %s: %v\n%s\nwant a failure saying 1.36 is needed and naming mode=webhook",
+			controlplane.Oldest.Version, err, out)
+	}
+	secrets, err := c.Client.CoreV1().Secrets(namespace).List(t.Context(), metav1.ListOptions{})
+	if err == nil && len(secrets.Items) != 0 {
+		t.Errorf("the failed install left %d Secrets in %s", len(secrets.Items), namespace)
+	}
 }
