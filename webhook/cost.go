@@ -61,12 +61,12 @@ func (s *shapeScanner) scan() {
 	for i := 0; i < len(b); i++ {
 		switch b[i] {
 		case '"':
-			end := stringEnd(b, i)
+			end := closingQuote(b, i+1)
 			if end < 0 { // unterminated: the decoder says so
 				return
 			}
-			last = b[i+1 : end-1]
-			i = end - 1
+			last = b[i+1 : end]
+			i = end
 			continue
 		case ':':
 			s.key, s.afterColon = last, true
@@ -87,6 +87,22 @@ func (s *shapeScanner) scan() {
 		}
 		s.afterColon = false
 	}
+}
+
+// closingQuote is the index of the quote that ends the string whose
+// contents start at b[i], or -1. (The patch engine's stringEnd does the same
+// with bytes.IndexByte; the two measured alike on a pod's short strings, and
+// the budget stays apart from the patch engine.)
+func closingQuote(b []byte, i int) int {
+	for ; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			return i
+		case '\\':
+			i++ // the escaped byte, whatever it is
+		}
+	}
+	return -1
 }
 
 // countStruct counts an object or null, which may decode into a struct.
