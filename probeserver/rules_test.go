@@ -220,3 +220,28 @@ func TestLive_EveryAcceptedTimeoutFitsEveryVersion(t *testing.T) {
 		}
 	}
 }
+
+func TestTimeoutFor_TwoPeriodsOfTheVersion(t *testing.T) {
+	tests := map[string]struct {
+		version, title string
+		want           time.Duration
+	}{
+		"Sidekiq 6.4 by its title":                      {title: "sidekiq 6.4.1 app [0 of 5 busy]", want: 10 * time.Second},
+		"Sidekiq 6.5 by its title":                      {title: "sidekiq 6.5.12 app [0 of 5 busy]", want: 20 * time.Second},
+		"Sidekiq 7 by info.version, whatever the title": {version: "7.3.10", title: "puma 6", want: 20 * time.Second},
+		"Sidekiq 5 by its title":                        {title: "sidekiq 5.2.9 app [0 of 5 busy]", want: 10 * time.Second},
+		"before the first beat the command is no title": {title: "bundle exec sidekiq -t 25", want: 20 * time.Second},
+		"a title that is not a version":                 {title: "sidekiq app", want: 20 * time.Second},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			p := Process{Process: procfs.Process{Cmdline: tc.title}}
+			if tc.version != "" {
+				p.Heartbeat = &Heartbeat{Version: tc.version}
+			}
+			if got := (Rules{HeartbeatTimeout: 10 * time.Second}).timeoutFor(p); got != tc.want {
+				t.Errorf("timeoutFor = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -39,6 +39,8 @@ const (
 
 	// AnnotationHeartbeatTimeoutSeconds is how old Sidekiq's heartbeat may get
 	// before the liveness probe fails, an integer 10..3600. Default: 60.
+	// The sidecar judges Sidekiq 6.5, 7 and 8, which beat every 10 s, by at
+	// least 20 (probeserver's Rules.timeoutFor).
 	AnnotationHeartbeatTimeoutSeconds = "sidekiq-probe.io/heartbeat-timeout-seconds"
 
 	// AnnotationStatus is written by the mutation: its value is
