@@ -73,8 +73,8 @@ func labelOf[L interface {
 
 // checkSidekiqs reads each running injected pod's sidecar: an embedded
 // Sidekiq is not supported (the sidecar cannot quiet or drain it), and a job
-// running longer than the pod's max-job-seconds would be cut off by the next
-// rollout or eviction.
+// running longer than the pod's max-job-seconds is longer than a rollout or
+// eviction waits for: one that comes while such a job runs cuts it off.
 func checkSidekiqs(c *cluster) []Finding {
 	if c.podsErr != nil {
 		return nil
@@ -135,7 +135,7 @@ func sidekiqFindings(obj string, s sidekiqSeries) []Finding {
 	for _, pid := range slices.Sorted(maps.Keys(s.oldestJob)) {
 		if age := s.oldestJob[pid]; s.maxJobSecs > 0 && age > s.maxJobSecs {
 			findings = append(findings, Finding{Check: CheckSidekiq, Status: Warn, Object: obj,
-				Detail: fmt.Sprintf("a job in pid %s has run %.0f s, longer than max-job-seconds %.0f: the next rollout or eviction cuts it off", pid, age, s.maxJobSecs),
+				Detail: fmt.Sprintf("a job in pid %s has run %.0f s, longer than max-job-seconds %.0f: a rollout or eviction during such a job cuts it off", pid, age, s.maxJobSecs),
 				Hint:   "raise " + webhook.AnnotationMaxJobSeconds + " to the longest job (the grace period follows), or split the job"})
 		}
 	}
