@@ -25,7 +25,8 @@ build: ## Build both binaries into bin/.
 # The product image without Docker (internal/ociimage, hack/image): both
 # binaries for linux/amd64 and linux/arm64 in the Dockerfile's layout, as an
 # OCI archive to load or push with any OCI tool. go build relinks only what
-# changed (the first arm64 build takes 1-2 min on 2 cores).
+# changed (the first arm64 build takes 1-2 min on 2 cores); the test cluster
+# imports this very archive.
 IMAGE_ARCHIVE := $(BIN)/image/sidekiq-probe.oci.tar
 
 .PHONY: image
@@ -133,7 +134,7 @@ $(BIN)/k8s/kubectl:
 $(BIN)/node/%:
 	$(CONTAINERD_BUILD) -o $@ github.com/containerd/containerd/v2/cmd/$*
 
-# The cluster's own tests run in `make test`.
+# The cluster's own tests run in `make test`, on the image `make image` builds.
 test: node-tools image
 
 .PHONY: cluster-up cluster-down
@@ -147,7 +148,7 @@ cluster-down: ## Stop the local cluster and remove everything it made.
 # annotated worker, its injected pod, live probes, a rollout with jobs in
 # flight and "jobs lost: 0". It cleans up after itself.
 .PHONY: demo demo-down
-demo: deps node-tools ## Show the product on a local single-node cluster (first command for newcomers).
+demo: deps node-tools image ## Show the product on a local single-node cluster (first command for newcomers).
 	go run ./test/lifecycle/cmd/demo up
 
 demo-down: ## Clean up after an interrupted `make demo`.

@@ -3,6 +3,7 @@ package ociimage
 import (
 	"archive/tar"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -63,6 +64,33 @@ func WriteArchive(path, tag string, idx v1.ImageIndex) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// ArchiveTag returns the tag of the one image an OCI archive holds.
+func ArchiveTag(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		hdr, err := tr.Next()
+		if err != nil {
+			return "", fmt.Errorf("%s: no index.json: %w", path, err)
+		}
+		if hdr.Name != "index.json" {
+			continue
+		}
+		idx, err := v1.ParseIndexManifest(io.LimitReader(tr, 1<<20))
+		if err != nil {
+			return "", fmt.Errorf("%s: index.json: %w", path, err)
+		}
+		if len(idx.Manifests) != 1 || idx.Manifests[0].Annotations[refNameAnnotation] == "" {
+			return "", fmt.Errorf("%s: want one tagged image, index.json lists %d", path, len(idx.Manifests))
+		}
+		return idx.Manifests[0].Annotations[refNameAnnotation], nil
+	}
 }
 
 // tarFolder packs the layout folder into a tar, entries in lexical order

@@ -4,5 +4,7 @@
 // crane read. No Docker engine and no registry are involved.
 //
 // It makes the product image of `make image` (Build: both binaries for
-// linux/amd64 and linux/arm64, the layout the Dockerfile describes).
+// linux/amd64 and linux/arm64, the layout the Dockerfile describes) and the
+// test cluster's own images (test/cluster), which also imports the very
+// archive `make image` writes.
 package ociimage

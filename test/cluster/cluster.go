@@ -37,6 +37,9 @@ type Cluster struct {
 	Config *rest.Config
 	// StateDir holds logs/ (each component's log) among the rest.
 	StateDir string
+	// ProbeImage is the product image imported from `make image`'s archive
+	// (bin/image/sidekiq-probe.oci.tar), tagged with its version.
+	ProbeImage string
 
 	bins    binaries
 	log     *slog.Logger

@@ -38,7 +38,7 @@ func TestCluster_NativeSidecarPod(t *testing.T) {
 	t.Logf("startup: %s", time.Since(began).Round(time.Millisecond))
 	t.Cleanup(func() { c.Stop() })
 
-	pod := sidecarPod()
+	pod := sidecarPod(c.ProbeImage)
 	if _, err := c.Client.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -50,6 +50,7 @@ func TestCluster_NativeSidecarPod(t *testing.T) {
 	t.Logf("pod ready: %s after creation", time.Since(created).Round(time.Millisecond))
 
 	checkKubectl(ctx, t, c, pod.Name)
+	checkProbeImagePlatforms(ctx, t, c)
 	checkFromHost(ctx, t, c, pod.Name)
 	checkThroughService(ctx, t, c, pod)
 
@@ -86,6 +87,17 @@ func checkKubectl(ctx context.Context, t *testing.T, c *Cluster, pod string) {
 	}
 	if out := kubectl("logs", pod, "-c", "probe"); !strings.Contains(out, "serving") {
 		t.Errorf("sidecar log has no \"serving\" line: %q", out)
+	}
+}
+
+// checkProbeImagePlatforms: containerd holds the product image as `make
+// image` wrote it, one name for the index of both platforms.
+func checkProbeImagePlatforms(ctx context.Context, t *testing.T, c *Cluster) {
+	t.Helper()
+	out, err := exec.CommandContext(ctx, c.bins.ctr, "--address="+layout{c.StateDir}.containerdSocket(),
+		"--namespace=k8s.io", "images", "ls", "name=="+c.ProbeImage).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "linux/amd64,linux/arm64") {
+		t.Errorf("ctr images ls %s: %v\n%s\nwant the platforms linux/amd64,linux/arm64", c.ProbeImage, err, out)
 	}
 }
 
@@ -136,7 +148,7 @@ func checkThroughService(ctx context.Context, t *testing.T, c *Cluster, pod *cor
 // sidecarPod runs our probe binary as a native sidecar (an init container
 // that keeps running) next to a plain main container (the pause program).
 // There is no Redis: the sidecar serves anyway, its probes would just fail.
-func sidecarPod() *corev1.Pod {
+func sidecarPod(probeImage string) *corev1.Pod {
 	always := corev1.ContainerRestartPolicyAlways
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "smoke", Labels: map[string]string{"app": "smoke"}},
@@ -144,7 +156,7 @@ func sidecarPod() *corev1.Pod {
 			ShareProcessNamespace: new(true),
 			InitContainers: []corev1.Container{{
 				Name:            "probe",
-				Image:           ProbeImage,
+				Image:           probeImage,
 				ImagePullPolicy: corev1.PullNever,
 				RestartPolicy:   &always,
 				Command:         []string{"/sidekiq-probe", "-redis-url=redis://127.0.0.1:1/0"},

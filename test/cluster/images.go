@@ -2,96 +2,161 @@ package cluster
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"sidekiq-probe.io/sidekiq-probe/internal/ociimage"
 )
 
-// buildImages writes the image tarballs the cluster imports and returns
-// their paths: the pause image, the project's image and, when asked, the
-// Sidekiq image. Our own binaries are built fresh (fast with a warm Go cache)
-// so a test never runs a stale sidecar.
-func buildImages(ctx context.Context, root, cache string, sidekiq bool) ([]string, error) {
-	bin := filepath.Join(cache, "bin")
-	if err := os.MkdirAll(bin, 0o755); err != nil {
-		return nil, err
-	}
-	for out, pkg := range map[string]string{
-		"pause":                 "./test/cluster/pause",
-		"sidekiq-probe-webhook": "./cmd/sidekiq-probe-webhook",
-		"sidekiq-probe":         "./cmd/sidekiq-probe",
-	} {
-		if err := goBuild(ctx, root, filepath.Join(bin, out), pkg); err != nil {
-			return nil, err
-		}
-	}
+// The images' names start with "localhost/": `ctr images import
+// --base-name` stores the name it is given as is, and the CRI looks a pod's
+// image up by its normalised name, which for a name with a host is the name
+// itself. A name without one would be stored short and looked up long.
+const (
+	PauseImage   = "localhost/pause:1"
+	SidekiqImage = "localhost/sidekiq:test"
+	// probeRepository names the product image `make image` writes; its tag
+	// is the version (Cluster.ProbeImage).
+	probeRepository = "localhost/" + ociimage.Repository
+)
 
-	pauseLayer := filepath.Join(cache, "pause.layer.tar")
-	if err := binariesLayer(pauseLayer, map[string]string{"pause": filepath.Join(bin, "pause")}); err != nil {
-		return nil, err
-	}
-	// The same layout as the Dockerfile: both binaries at the root, CA roots,
-	// UID 65532, the webhook as entrypoint.
-	probeLayer := filepath.Join(cache, "probe.layer.tar")
-	if err := binariesLayer(probeLayer, map[string]string{
-		"sidekiq-probe-webhook": filepath.Join(bin, "sidekiq-probe-webhook"),
-		"sidekiq-probe":         filepath.Join(bin, "sidekiq-probe"),
-	}); err != nil {
-		return nil, err
-	}
-	images := []image{
-		{name: PauseImage, layers: []string{pauseLayer}, entrypoint: []string{"/pause"}},
-		{name: ProbeImage, layers: []string{probeLayer}, entrypoint: []string{"/sidekiq-probe-webhook"}, user: "65532:65532"},
-	}
+// ociArchive is an OCI archive and the repository its tag is imported to.
+type ociArchive struct{ path, repository string }
 
+// buildImages writes the OCI archives the cluster imports: the pause image,
+// the product image and, when asked, the Sidekiq image, and returns the
+// product image's name. The product image is `make image`'s archive
+// (bin/image/sidekiq-probe.oci.tar), refreshed first by the command `make
+// image` runs: go build relinks only what changed, so a test never runs a
+// stale sidecar and the cluster runs exactly what a user loads. (In a -race
+// test binary the layers' gzip takes several times longer: 43 s.)
+func buildImages(ctx context.Context, root, cache string, sidekiq bool) ([]ociArchive, string, error) {
+	if err := run(ctx, root, "go", "run", "./hack/image"); err != nil {
+		return nil, "", err
+	}
+	product := ociimage.DefaultArchive(root)
+	tag, err := ociimage.ArchiveTag(product)
+	if err != nil {
+		return nil, "", err
+	}
+	archives := []ociArchive{{product, probeRepository}}
+	if err := os.MkdirAll(cache, 0o755); err != nil {
+		return nil, "", err
+	}
+	pause, err := pauseImage(ctx, root, cache)
+	if err != nil {
+		return nil, "", err
+	}
+	archives = append(archives, pause)
 	if sidekiq {
-		base, err := sidekiqBaseLayer(ctx, cache)
+		img, err := sidekiqImage(ctx, root, cache)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
-		app, err := sidekiqAppLayer(root, cache)
-		if err != nil {
-			return nil, err
-		}
-		images = append(images, image{
-			name:       SidekiqImage,
-			layers:     []string{base, app},
-			entrypoint: []string{"sidekiq", "-r", "/app/app.rb"},
-			workingDir: "/app",
-			// Not root, like a real app image: a pod that does not state
-			// its UID runs Sidekiq as 1000, which the webhook cannot see.
-			user: "1000:1000",
-		})
+		archives = append(archives, img)
 	}
-
-	var archives []string
-	for _, img := range images {
-		path := filepath.Join(cache, strings.ReplaceAll(filepath.Base(img.name), ":", "_")+".tar")
-		if err := img.writeArchive(path); err != nil {
-			return nil, err
-		}
-		archives = append(archives, path)
-	}
-	return archives, nil
+	return archives, probeRepository + ":" + tag, nil
 }
 
-// sidekiqAppLayer copies the Ruby test app (test/sidekiqapp) to /app.
-func sidekiqAppLayer(root, cache string) (string, error) {
-	path := filepath.Join(cache, "sidekiqapp.layer.tar")
-	l, err := newLayer(path)
+// pauseImage is the sandbox image: the pause program alone.
+func pauseImage(ctx context.Context, root, cache string) (ociArchive, error) {
+	bin := filepath.Join(cache, "pause")
+	if err := goBuild(ctx, root, bin, "./test/cluster/pause"); err != nil {
+		return ociArchive{}, err
+	}
+	layer, err := ociimage.FilesLayer(filepath.Join(cache, "pause.layer.tar"),
+		[]ociimage.File{{Path: "pause", Src: bin, Mode: 0o755}})
 	if err != nil {
-		return "", err
+		return ociArchive{}, err
 	}
-	if err := l.addDir("app", 0o755); err != nil {
-		return "", err
-	}
+	return writeNodeImage(filepath.Join(cache, "pause.oci.tar"), PauseImage,
+		v1.Config{Entrypoint: []string{"/pause"}}, layer)
+}
+
+// sidekiqConfig runs the Sidekiq image's test app.
+var sidekiqConfig = v1.Config{
+	Entrypoint: []string{"sidekiq", "-r", "/app/app.rb"},
+	WorkingDir: "/app",
+	Env:        []string{"PATH=/usr/local/bin:/usr/bin:/bin"},
+	// Not root, like a real app image: a pod that does not state its UID
+	// runs Sidekiq as 1000, which the webhook cannot see.
+	User: "1000:1000",
+}
+
+// sidekiqImage is Ruby and Debian's Sidekiq with the test app in /app. The
+// archive is kept under a name made from its inputs: reading the 87 MB base
+// layer's digests again would take a minute in a -race test binary.
+func sidekiqImage(ctx context.Context, root, cache string) (ociArchive, error) {
 	files, _ := filepath.Glob(filepath.Join(root, "test", "sidekiqapp", "*.rb"))
+	key, err := inputsKey(files, sidekiqPackages, sidekiqConfig)
+	if err != nil {
+		return ociArchive{}, err
+	}
+	path := filepath.Join(cache, "sidekiq-"+key+".oci.tar")
+	if _, err := os.Stat(path); err == nil {
+		repository, _ := splitTag(SidekiqImage)
+		return ociArchive{path, repository}, nil
+	}
+	base, err := sidekiqBaseLayer(ctx, cache)
+	if err != nil {
+		return ociArchive{}, err
+	}
+	var app []ociimage.File
 	for _, f := range files {
-		if err := l.addFile("app/"+filepath.Base(f), f, 0o644); err != nil {
+		app = append(app, ociimage.File{Path: "app/" + filepath.Base(f), Src: f, Mode: 0o644})
+	}
+	appLayer, err := ociimage.FilesLayer(filepath.Join(cache, "sidekiqapp.layer.tar"), app)
+	if err != nil {
+		return ociArchive{}, err
+	}
+	return writeNodeImage(path, SidekiqImage, sidekiqConfig, base, appLayer)
+}
+
+// inputsKey digests what an image is made of: files' names and contents and
+// any other values (as JSON).
+func inputsKey(files []string, values ...any) (string, error) {
+	h := sha256.New()
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
 			return "", err
 		}
+		fmt.Fprintf(h, "%s %d\n", filepath.Base(f), len(data))
+		h.Write(data)
 	}
-	return path, l.close()
+	if err := json.NewEncoder(h).Encode(values); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16], nil
+}
+
+// writeNodeImage writes a single-platform image for this node as an OCI
+// archive to be imported as name.
+func writeNodeImage(path, name string, cfg v1.Config, layers ...v1.Layer) (ociArchive, error) {
+	p := v1.Platform{OS: runtime.GOOS, Architecture: runtime.GOARCH}
+	img, err := ociimage.NewImage(p, cfg, layers...)
+	if err != nil {
+		return ociArchive{}, err
+	}
+	repository, tag := splitTag(name)
+	if err := ociimage.WriteArchive(path, tag, ociimage.Index(ociimage.Platform{Platform: p, Image: img})); err != nil {
+		return ociArchive{}, err
+	}
+	return ociArchive{path, repository}, nil
+}
+
+// splitTag splits "host/name:tag" (our names have no port) at the tag.
+func splitTag(name string) (repository, tag string) {
+	i := strings.LastIndex(name, ":")
+	return name[:i], name[i+1:]
 }
 
 func goBuild(ctx context.Context, root, out, pkg string) error {

@@ -26,16 +26,21 @@ func (c *Cluster) startRuntime(ctx context.Context, s layout, root string, sidek
 	if err := startProcess(s.dir, "containerd", c.bins.containerd, "--config="+s.path("containerd/config.toml")); err != nil {
 		return err
 	}
-	archives, err := buildImages(ctx, root, filepath.Join(root, "bin", "images"), sidekiq)
+	archives, probe, err := buildImages(ctx, root, filepath.Join(root, "bin", "images"), sidekiq)
 	if err != nil {
 		return err
 	}
+	c.ProbeImage = probe
 	ctr := []string{"--address=" + s.containerdSocket(), "--namespace=k8s.io"}
 	if err := poll(ctx, 30*time.Second, func() error { return run(ctx, "", c.bins.ctr, append(ctr, "version")...) }); err != nil {
 		return fmt.Errorf("containerd did not answer (see %s): %w", s.path("logs/containerd.log"), err)
 	}
+	// Every platform's content is imported (and checked against its
+	// digests), the node's own is unpacked; the tag in the archive is
+	// added to the repository given here.
 	for _, a := range archives {
-		if err := run(ctx, "", c.bins.ctr, append(ctr, "images", "import", a)...); err != nil {
+		args := append(ctr, "images", "import", "--all-platforms", "--base-name", a.repository, a.path)
+		if err := run(ctx, "", c.bins.ctr, args...); err != nil {
 			return err
 		}
 	}

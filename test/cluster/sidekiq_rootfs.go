@@ -9,6 +9,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"sidekiq-probe.io/sidekiq-probe/internal/ociimage"
 )
 
 // sidekiqPackages are the Debian packages the Sidekiq image is made of; their
@@ -17,19 +21,20 @@ var sidekiqPackages = []string{"ruby-sidekiq", "dash", "coreutils"}
 
 // sidekiqBaseLayer returns a layer holding Ruby and Debian's Sidekiq with all
 // their dependencies, unpacked from .deb files (no maintainer scripts run).
-// The .debs and the layer are cached under cache, so this is slow only once.
-func sidekiqBaseLayer(ctx context.Context, cache string) (string, error) {
-	out := filepath.Join(cache, "sidekiq-base.layer.tar")
+// The .debs and the compressed layer are cached under cache, so this is slow
+// only once.
+func sidekiqBaseLayer(ctx context.Context, cache string) (v1.Layer, error) {
+	out := filepath.Join(cache, "sidekiq-base.layer.tar.gz")
 	if _, err := os.Stat(out); err == nil {
-		return out, nil
+		return ociimage.LayerFromTar(out)
 	}
 	debs := filepath.Join(cache, "debs")
 	if err := os.MkdirAll(debs, 0o755); err != nil {
-		return "", err
+		return nil, err
 	}
 	pkgs, err := packageClosure(ctx, sidekiqPackages)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	download := []string{"download"}
 	for _, p := range pkgs {
@@ -39,52 +44,66 @@ func sidekiqBaseLayer(ctx context.Context, cache string) (string, error) {
 	}
 	if len(download) > 1 {
 		if err := run(ctx, debs, "apt-get", download...); err != nil {
-			return "", err
+			return nil, err
 		}
 	}
 
 	rootfs := filepath.Join(cache, "sidekiq-rootfs")
 	if err := os.RemoveAll(rootfs); err != nil {
-		return "", err
+		return nil, err
 	}
 	files, _ := filepath.Glob(filepath.Join(debs, "*.deb"))
 	for _, deb := range files {
 		if err := run(ctx, "", "dpkg-deb", "-x", deb, rootfs); err != nil {
-			return "", err
+			return nil, err
 		}
 	}
-	// What dpkg's maintainer scripts would have made and Sidekiq needs.
+	if err := addSystemFiles(rootfs); err != nil {
+		return nil, err
+	}
+	if err := tarTree(ctx, rootfs, out+".tmp"); err != nil {
+		return nil, err
+	}
+	if err := os.RemoveAll(rootfs); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(out+".tmp", out); err != nil {
+		return nil, err
+	}
+	return ociimage.LayerFromTar(out)
+}
+
+// addSystemFiles adds what dpkg's maintainer scripts would have made and
+// Sidekiq needs.
+func addSystemFiles(rootfs string) error {
 	for _, dir := range []string{"tmp", "etc", "app"} {
 		if err := os.MkdirAll(filepath.Join(rootfs, dir), 0o755); err != nil {
-			return "", err
+			return err
 		}
 	}
 	if err := os.Chmod(filepath.Join(rootfs, "tmp"), 0o1777); err != nil {
-		return "", err
+		return err
 	}
 	if err := os.Symlink("dash", filepath.Join(rootfs, "bin", "sh")); err != nil && !os.IsExist(err) {
-		return "", err
+		return err
 	}
 	passwd := "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
-	if err := os.WriteFile(filepath.Join(rootfs, "etc", "passwd"), []byte(passwd), 0o644); err != nil {
-		return "", err
-	}
+	return os.WriteFile(filepath.Join(rootfs, "etc", "passwd"), []byte(passwd), 0o644)
+}
 
-	l, err := newLayer(out + ".tmp")
+// tarTree packs the root filesystem into a gzip layer with GNU tar, which
+// keeps modes, owners and links as unpacked. Entries are named without a
+// leading "./" (the top-level names are listed), as image layers are.
+func tarTree(ctx context.Context, rootfs, out string) error {
+	entries, err := os.ReadDir(rootfs)
 	if err != nil {
-		return "", err
+		return err
 	}
-	if err := l.addTree(rootfs); err != nil {
-		l.close()
-		return "", err
+	args := []string{"--create", "--gzip", "--numeric-owner", "--file", out, "--directory", rootfs}
+	for _, e := range entries {
+		args = append(args, e.Name())
 	}
-	if err := l.close(); err != nil {
-		return "", err
-	}
-	if err := os.RemoveAll(rootfs); err != nil {
-		return "", err
-	}
-	return out, os.Rename(out+".tmp", out)
+	return run(ctx, "", "tar", args...)
 }
 
 // packageClosure lists pkgs and everything they depend on, recursively.

@@ -33,7 +33,7 @@ const (
 // installChart runs the real `helm install` against the node, with the
 // images the cluster imported, and waits until the webhook injects a pod.
 func (e *Env) installChart(ctx context.Context, values []string) error {
-	image, tag, _ := strings.Cut(cluster.ProbeImage, ":")
+	image, tag, _ := strings.Cut(e.Cluster.ProbeImage, ":")
 	args := []string{"install", Release, filepath.Join(e.Root, "charts", "sidekiq-probe"),
 		"--namespace", ReleaseNamespace, "--create-namespace",
 		"--set", "image.repository=" + image, "--set", "image.tag=" + tag,
