@@ -179,7 +179,8 @@ func checkStaticBinary(t *testing.T, p v1.Platform, name string, e tarEntry) {
 }
 
 // TestWriteArchive_IsReproducible: the same image written twice gives the
-// same bytes, so an archive changes only when the image does.
+// same bytes, so an archive changes only when the image does; ArchiveTag
+// reads its tag back.
 func TestWriteArchive_IsReproducible(t *testing.T) {
 	dir := t.TempDir()
 	exe := filepath.Join(dir, "x")
@@ -198,6 +199,9 @@ func TestWriteArchive_IsReproducible(t *testing.T) {
 		out := filepath.Join(dir, "archive.tar")
 		if err := WriteArchive(out, "v1", Index(Platform{Platform: p, Image: img})); err != nil {
 			t.Fatal(err)
+		}
+		if tag, err := ArchiveTag(out); err != nil || tag != "v1" {
+			t.Errorf("ArchiveTag = %q, %v; want v1", tag, err)
 		}
 		data, err := os.ReadFile(out)
 		if err != nil {
