@@ -129,8 +129,10 @@ func (o *Observer) key(k string) string {
 }
 
 // read fills in identities and heartbeats: the processes with a known
-// identity in one pipeline; the others, while some are unknown, through a
-// scan of the "processes" set (scan.go) and a pipeline of its candidates.
+// identity, and the embedded Sidekiqs found earlier, in one pipeline; the
+// others, while some are unknown, through a scan of the "processes" set
+// (scan.go) and a pipeline of its candidates; while the pod shows no Sidekiq
+// at all, the same scan looks for an embedded one (embedded.go).
 func (o *Observer) read(ctx context.Context, s *Snapshot) error {
 	procs := s.Processes
 	var known []*Process
