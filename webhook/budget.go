@@ -131,11 +131,8 @@ func (e *tooLargeError) Unwrap() error { return e.error }
 // errorCode is the status put in the answer to a review that failed.
 func errorCode(err error) int32 {
 	var tooLarge *tooLargeError
-	switch {
-	case errors.As(err, &tooLarge):
+	if errors.As(err, &tooLarge) {
 		return http.StatusRequestEntityTooLarge
-	case errors.Is(err, context.DeadlineExceeded):
-		return http.StatusGatewayTimeout
 	}
 	return http.StatusBadRequest
 }

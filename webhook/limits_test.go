@@ -34,11 +34,12 @@ func TestHandler_Limits(t *testing.T) {
 		query         string
 		body          io.Reader
 		contentLength int64 // when not 0, sent instead of the body's length
+		wantHTTP      int   // an HTTP error instead of an answer in a review
 		wantCode      int32
 		wantMessage   string
 	}{
-		"a review whose timeout has passed is not read": {
-			query: "?timeout=0s", wantCode: http.StatusGatewayTimeout,
+		"a review whose timeout has passed is not read, and answered with an HTTP error": {
+			query: "?timeout=0s", wantHTTP: http.StatusGatewayTimeout,
 			wantMessage: "the request's deadline passed before reading the body: the API server has stopped waiting",
 		},
 		"a malformed timeout is a bad request naming the parameter": {
@@ -72,6 +73,14 @@ func TestHandler_Limits(t *testing.T) {
 			req.Header.Set("Content-Type", "application/json")
 			if tc.contentLength != 0 {
 				req.ContentLength = tc.contentLength
+			}
+			if tc.wantHTTP != 0 {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != tc.wantHTTP || !strings.Contains(rec.Body.String(), tc.wantMessage) {
+					t.Fatalf("answered %d %q, want %d and a message containing %q", rec.Code, rec.Body, tc.wantHTTP, tc.wantMessage)
+				}
+				return
 			}
 			r := answer(t, h, req)
 			if r.Allowed || r.Result == nil || r.Result.Code != tc.wantCode || !strings.Contains(r.Result.Message, tc.wantMessage) {

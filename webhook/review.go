@@ -45,25 +45,43 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	charge := &charge{budget: h.budget, limit: limits.Memory, waiting: &h.waiting}
 	defer charge.release()
 	review, err := readReview(ctx, w, r, limits.MaxReviewBytes, charge)
-	var busy *busyError
-	switch {
-	case errors.As(err, &busy):
-		// Not an answer in a review: an HTTP error is a failed call, to
-		// which the API server applies the webhook's failure policy.
+	if status := failedCall(err); status != 0 {
 		h.observe(ctx, Decision{Result: Errored, Message: err.Error()})
-		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		http.Error(w, err.Error(), status)
 		return
-	case err != nil:
+	}
+	if err != nil {
 		h.answerError(w, r, review.TypeMeta, errorCode(err), err)
 		return
 	}
 	req := admission.Request{AdmissionRequest: *review.Request}
 	resp := h.Handle(ctx, req)
+	if r := resp.Result; ctx.Err() != nil && r != nil && r.Code == http.StatusGatewayTimeout {
+		http.Error(w, r.Message, http.StatusGatewayTimeout) // Handle has observed it
+		return
+	}
 	if err := resp.Complete(req); err != nil {
 		resp = admission.Errored(http.StatusInternalServerError, fmt.Errorf("encoding the patch: %w", err))
 		resp.UID = req.UID
 	}
 	writeReview(w, review.TypeMeta, resp.AdmissionResponse)
+}
+
+// failedCall is the HTTP status of an error that is no answer about the
+// pod, or 0. An HTTP error is a failed call, to which the API server applies
+// the webhook's failure policy: a review that waited for its share until its
+// deadline (503), or whose deadline passed (504; the API server has stopped
+// waiting anyway). An answer in a review with allowed: false would deny the
+// pod whatever the policy.
+func failedCall(err error) int {
+	var busy *busyError
+	switch {
+	case errors.As(err, &busy):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return http.StatusGatewayTimeout
+	}
+	return 0
 }
 
 func (h *Handler) answerError(w http.ResponseWriter, r *http.Request, typeMeta metav1.TypeMeta, code int32, err error) {
