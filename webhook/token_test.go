@@ -61,8 +61,8 @@ func TestMutate_PreStopToken(t *testing.T) {
 				t.Errorf("token %q, want %q kept", env, tc.want)
 			}
 			if tc.want == "" {
-				if b, err := base64.RawURLEncoding.DecodeString(env); err != nil || len(b) < 16 {
-					t.Errorf("new token %q: want at least 128 bits in URL-safe base64 (%v)", env, err)
+				if b, err := base64.RawURLEncoding.DecodeString(env); err != nil || len(b) != tokenBytes || tokenBytes < 16 {
+					t.Errorf("new token %q: want %d bytes (at least 128 bits) in URL-safe base64 (%v)", env, tokenBytes, err)
 				}
 			}
 		})

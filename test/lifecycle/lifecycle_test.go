@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"sidekiq-probe.io/sidekiq-probe/contract"
 
 	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
 	"sidekiq-probe.io/sidekiq-probe/internal/testsidekiq"
@@ -44,6 +47,7 @@ func TestLifecycle(t *testing.T) {
 		run  func(t *testing.T, ctx context.Context, env *Env, db int) Summary
 	}{
 		{"a rolling update loses and cuts off no job", rollingUpdate},
+		{"a preStop call without the token is refused and the worker keeps working", preStopWithoutToken},
 		{"a stuck worker is restarted, the other is left alone", stuckWorker},
 		{"a worker busy with long jobs is never restarted", busyWorker},
 		{"a Redis outage restarts nothing", redisOutage},
@@ -100,6 +104,45 @@ func rollingUpdateNamed(t *testing.T, ctx context.Context, env *Env, db int, nam
 	if len(sum.Stops) < 6 || sum.QuietBySignal < 6 || sum.QuietByRedis != 0 {
 		t.Errorf("%d pods stopped, quieted by signal %d and through redis %d: want 6 old pods each quieted by signal",
 			len(sum.Stops), sum.QuietBySignal, sum.QuietByRedis)
+	}
+	return sum
+}
+
+func preStopWithoutToken(t *testing.T, ctx context.Context, env *Env, db int) Summary {
+	s := newScenario(t, ctx, env, "preStop without the token", db, Worker{Namespace: "token", Inject: true})
+	pods, err := env.Pods(ctx, s.Worker.Namespace)
+	testkit.Must(t, err)
+	target, other := pods[0].Name, pods[1].Name
+	preStop, err := s.SidecarURL(ctx, target, contract.PathPreStop)
+	testkit.Must(t, err)
+	ready, err := s.SidecarURL(ctx, target, contract.PathReady)
+	testkit.Must(t, err)
+
+	// Jobs run on both pods while the calls arrive.
+	ids := enqueue(t, ctx, s, "during", workerReplicas*Concurrency, 10)
+	code, err := s.GetFromPod(ctx, other, preStop)
+	testkit.Must(t, err)
+	if code != "403" {
+		t.Errorf("/prestop from pod %s without the token: %s, want 403", other, code)
+	}
+	for what, token := range map[string]string{"without the token": "", "with a wrong token": "not-the-pods-token-0123456789"} {
+		code, err := GetFromNode(ctx, preStop, token)
+		testkit.Must(t, err)
+		if code != http.StatusForbidden {
+			t.Errorf("/prestop from the node %s: %d, want 403", what, code)
+		}
+	}
+	// A refused call quiets nothing: the sidecar still says ready, and
+	// Sidekiq takes new jobs, not quiet, by its own heartbeat.
+	if code, err := GetFromNode(ctx, ready, ""); err != nil || code != http.StatusOK {
+		t.Errorf("/readyz of pod %s after the refused calls: %d (%v), want 200", target, code, err)
+	}
+	ids = append(ids, enqueue(t, ctx, s, "after", workerReplicas*Concurrency, 10)...)
+	testkit.Must(t, cluster.Poll(ctx, time.Minute, func() error { return s.Working(ctx, target) }))
+
+	sum := settle(t, ctx, s, ids)
+	if sum.Restarts != 0 || sum.QuietBySignal+sum.QuietByRedis != 0 {
+		t.Errorf("restarts %d, quiet by signal %d, through redis %d: want no restart and no quiet", sum.Restarts, sum.QuietBySignal, sum.QuietByRedis)
 	}
 	return sum
 }
