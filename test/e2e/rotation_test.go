@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"strconv"
 	"testing"
 	"time"
 
@@ -53,7 +54,13 @@ func caRotationUnderLoad(t *testing.T, r controlplane.Release) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no complete CA rotation seen (overlap seen: %v) after %d pods", overlapSeen, created)
 		}
-		pod, err := client.CoreV1().Pods("apps").Create(ctx, sidekiqPod(true), metav1.CreateOptions{})
+		// Named, not generated: before 1.31 (RetryGenerateName) the API
+		// server does not retry a generated name that is taken, and among
+		// the hundreds of pods here a collision happened in one run of five
+		// on 1.30.14 ("already exists"), which is no failure of ours.
+		pod := sidekiqPod(true)
+		pod.GenerateName, pod.Name = "", "rotation-"+strconv.Itoa(created)
+		pod, err := client.CoreV1().Pods("apps").Create(ctx, pod, metav1.CreateOptions{})
 		created++
 		switch {
 		case err != nil:
