@@ -99,7 +99,7 @@ func startPolicyCluster(t *testing.T) *policyCluster {
 // in the release namespace.
 func (in *installed) helmInstall(t *testing.T, release string, args ...string) {
 	t.Helper()
-	runHelm(t, append([]string{"install", release, chartDir(t), "--namespace", namespace, "--kubeconfig", in.admin}, args...)...)
+	testkit.Helm(t, append([]string{"install", release, chartDir(t), "--namespace", namespace, "--kubeconfig", in.admin}, args...)...)
 }
 
 // create creates pod in namespace and returns the stored pod and the

@@ -135,7 +135,7 @@ func installOn(t *testing.T, r controlplane.Release, helmArgs ...string) *instal
 // render runs `helm template` on the chart and decodes every object.
 func render(t *testing.T, extra ...string) []*unstructured.Unstructured {
 	t.Helper()
-	out := runHelm(t, append([]string{"template", release, chartDir(t),
+	out := testkit.Helm(t, append([]string{"template", release, chartDir(t),
 		"--namespace", namespace, "--kube-version", kubeVersion}, extra...)...)
 	var objs []*unstructured.Unstructured
 	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(out), 4096)
@@ -154,28 +154,6 @@ func render(t *testing.T, extra ...string) []*unstructured.Unstructured {
 
 func chartDir(t *testing.T) string {
 	return filepath.Join(testkit.RepoRoot(t), "charts", "sidekiq-probe")
-}
-
-// runHelm runs the real helm (bin/helm) with args and returns its standard
-// output; it fails the test when helm fails. Its homes are the test's own,
-// and no kubeconfig is read unless args name one.
-func runHelm(t *testing.T, args ...string) []byte {
-	t.Helper()
-	helm := filepath.Join(testkit.RepoRoot(t), "bin", "helm")
-	if _, err := os.Stat(helm); err != nil {
-		t.Fatalf("helm is missing (%v): run `make deps`, it builds helm into bin/", err)
-	}
-	home := t.TempDir()
-	cmd := exec.Command(helm, args...)
-	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+home, "HELM_CONFIG_HOME="+home, "HELM_DATA_HOME="+home,
-		"KUBECONFIG="+filepath.Join(home, "none"))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("helm %s: %v\n%s", args[0], err, stderr.Bytes())
-	}
-	return out
 }
 
 // serviceAccountKubeconfig writes a kubeconfig that acts as the chart's
