@@ -51,11 +51,13 @@ const (
 // BenchmarkAPIServerPodCreate creates the same annotated Rails worker pod
 // podsPerRound times in a namespace without the injection label (the
 // webhook is not called), in one whose label calls a no-op webhook (the
-// baseline: what calling any webhook costs), and in a labelled one (the
-// real serve binary is called over TLS), through a real kube-apiserver. It
-// reports the wall times, the ratios to the plain namespace, and the API
-// server's own apiserver_admission_webhook_admission_duration_seconds for
-// our webhook. Pods are only created: nothing schedules them.
+// baseline: what calling any webhook costs), in a labelled one (the real
+// serve binary is called over TLS: webhook mode), and in one the chart in
+// policy mode selects (the API server injects by itself), through a real
+// kube-apiserver. It reports the wall times, the ratios to the plain
+// namespace, and the API server's own
+// apiserver_admission_webhook_admission_duration_seconds for our webhook.
+// Pods are only created: nothing schedules them.
 func BenchmarkAPIServerPodCreate(b *testing.B) {
 	root := testkit.RepoRoot(b)
 	// The no-op webhook logs through controller-runtime, which would
@@ -77,21 +79,29 @@ func BenchmarkAPIServerPodCreate(b *testing.B) {
 	replayLabel := map[string]string{"bench.sidekiq-probe.io/replay-webhook": "enabled"}
 	registerWebhook(b, cp.Client, "replay.bench.sidekiq-probe.io", replayWebhook(b, certDir), certDir, replayLabel)
 	ourLabel := map[string]string{webhook.NamespaceLabel: webhook.NamespaceLabelEnabled}
-	registerWebhook(b, cp.Client, webhookName, strings.Replace(url, "127.0.0.1", "localhost", 1), certDir, ourLabel)
+	registerWebhook(b, cp.Client, webhookName, strings.Replace(url, "127.0.0.1", "localhost", 1), certDir, ourLabel,
+		metav1.LabelSelectorRequirement{Key: policyLabel, Operator: metav1.LabelSelectorOpDoesNotExist})
+	// Policy mode, installed by the real helm: its namespace carries the
+	// injection label too, and policyLabel, which our webhook's registration
+	// above excludes.
+	installPolicyMode(b, cp)
+	policyLabels := map[string]string{webhook.NamespaceLabel: webhook.NamespaceLabelEnabled, policyLabel: "enabled"}
 
 	fast := rest.CopyConfig(cp.Config)
 	fast.QPS, fast.Burst = 1000, 1000 // the client must not be the bottleneck
 	client := kubernetes.NewForConfigOrDie(fast)
 	pod := benchPod(b, root)
-	for ns, labels := range map[string]map[string]string{"plain": nil, "labelled": ourLabel, "noop": noopLabel, "replay": replayLabel} {
+	for ns, labels := range map[string]map[string]string{"plain": nil, "labelled": ourLabel, "noop": noopLabel, "replay": replayLabel,
+		"policy": policyLabels} {
 		_, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: labels}}, metav1.CreateOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}
 	}
-	// The API server picks up the webhook configurations within a moment.
-	// The replay webhook learns its patch from its first request.
-	for _, ns := range []string{"labelled", "replay"} {
+	// The API server picks up the webhook configurations and the policies
+	// within a moment. The replay webhook learns its patch from its first
+	// request.
+	for _, ns := range []string{"labelled", "replay", "policy"} {
 		deadline := time.Now().Add(30 * time.Second)
 		for {
 			got, err := client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
@@ -105,13 +115,13 @@ func BenchmarkAPIServerPodCreate(b *testing.B) {
 		}
 	}
 
-	// The three namespaces take turns, a slice of pods each, so that the
-	// load other work puts on the shared cores weighs on all three alike.
+	// The namespaces take turns, a slice of pods each, so that the load
+	// other work puts on the shared cores weighs on all of them alike.
 	// The same pod without the inject annotation, in the labelled
 	// namespace: the webhook's matchConditions keep it from being called.
 	unannotated := pod.DeepCopy()
 	delete(unannotated.Annotations, webhook.AnnotationInject)
-	var plain, noopTime, replayTime, labelled, labelledUnannotated time.Duration
+	var plain, noopTime, replayTime, labelled, labelledUnannotated, policy, policyUnannotated time.Duration
 	for b.Loop() {
 		for range podsPerRound / podsPerTurn {
 			plain += createPods(b, client, "plain", pod, false)
@@ -119,6 +129,8 @@ func BenchmarkAPIServerPodCreate(b *testing.B) {
 			replayTime += createPods(b, client, "replay", pod, true)
 			labelled += createPods(b, client, "labelled", pod, true)
 			labelledUnannotated += createPods(b, client, "labelled", unannotated, false)
+			policy += createPods(b, client, "policy", pod, true)
+			policyUnannotated += createPods(b, client, "policy", unannotated, false)
 		}
 	}
 	b.ReportMetric(0, "ns/op")
@@ -133,7 +145,18 @@ func BenchmarkAPIServerPodCreate(b *testing.B) {
 	b.ReportMetric(replayTime.Seconds()/n, "replay-webhook-s")
 	b.ReportMetric(replayTime.Seconds()/plain.Seconds(), "replay-ratio")
 	b.ReportMetric(labelled.Seconds()/replayTime.Seconds(), "over-replay-ratio")
-	h := webhookHistogram(b, cp.Client)
+	b.ReportMetric(policy.Seconds()/n, "policy-s")
+	b.ReportMetric(policy.Seconds()/plain.Seconds(), "policy-ratio")
+	b.ReportMetric(policy.Seconds()/labelled.Seconds(), "policy-over-webhook-ratio")
+	b.ReportMetric(policyUnannotated.Seconds()/plain.Seconds(), "policy-unannotated-ratio")
+	families := apiServerMetrics(b, cp.Client)
+	// The mutating policy's CEL as the API server times it, per pod of the
+	// policy namespace (annotated or not, and the warm-up's dry runs). The
+	// validating policies are timed only when they fail or err.
+	if mutating, pods := policyChecks(families, "apiserver_mutating_admission_policy_check_duration_seconds"); pods > 0 {
+		b.ReportMetric(mutating/float64(pods)*1000, "policy-mutating-mean-ms")
+	}
+	h := webhookHistogram(b, families)
 	b.ReportMetric(h.GetSampleSum()/float64(h.GetSampleCount())*1000, "webhook-mean-ms")
 	b.ReportMetric(histogramQuantile(h, 0.5)*1000, "webhook-p50-ms")
 	b.ReportMetric(histogramQuantile(h, 0.99)*1000, "webhook-p99-ms")
@@ -259,6 +282,23 @@ func firstPatch(b *testing.B, ours http.Handler, body []byte) []byte {
 	return answer.Response.Patch
 }
 
+// policyLabel marks the namespace of the benchmark's policy-mode release.
+const policyLabel = "bench.sidekiq-probe.io/policy-mode"
+
+// installPolicyMode installs the chart with `helm install --set mode=policy`
+// (the real helm) into cp, selecting only the namespaces with policyLabel,
+// with the sidecar image our webhook injects here.
+func installPolicyMode(b *testing.B, cp *controlplane.ControlPlane) {
+	kubeconfig := filepath.Join(b.TempDir(), "kubeconfig")
+	if err := os.WriteFile(kubeconfig, cp.KubeConfig, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	testkit.Helm(b, "install", "sidekiq-probe-policy", filepath.Join(testkit.RepoRoot(b), "charts", "sidekiq-probe"),
+		"--namespace", "sidekiq-probe", "--create-namespace", "--kubeconfig", kubeconfig,
+		"--set", "mode=policy", "--set", "sidecarImage.repository=sidekiq-probe", "--set", "sidecarImage.tag=bench",
+		"--set-json", `webhook.namespaceSelector.matchExpressions=[{"key":"`+policyLabel+`","operator":"Exists"}]`)
+}
+
 func injected(pod *corev1.Pod) bool {
 	for _, c := range append(pod.Spec.InitContainers, pod.Spec.Containers...) {
 		if c.Name == contract.ContainerName {
@@ -293,9 +333,11 @@ func benchPod(b *testing.B, root string) *corev1.Pod {
 }
 
 // registerWebhook points a MutatingWebhookConfiguration, and its one
-// webhook, both called name, at url: as the chart does but by URL, since the
-// API server refuses loopback Service endpoints.
-func registerWebhook(b *testing.B, client kubernetes.Interface, name, url, certDir string, selector map[string]string) {
+// webhook, both called name, at url, for the namespaces with the labels and
+// meeting the requirements: as the chart does but by URL, since the API
+// server refuses loopback Service endpoints.
+func registerWebhook(b *testing.B, client kubernetes.Interface, name, url, certDir string, labels map[string]string,
+	requirements ...metav1.LabelSelectorRequirement) {
 	caBundle, err := os.ReadFile(filepath.Join(certDir, "tls.crt"))
 	if err != nil {
 		b.Fatal(err)
@@ -311,7 +353,7 @@ func registerWebhook(b *testing.B, client kubernetes.Interface, name, url, certD
 					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
 					Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}},
 				}},
-				NamespaceSelector: &metav1.LabelSelector{MatchLabels: selector},
+				NamespaceSelector: &metav1.LabelSelector{MatchLabels: labels, MatchExpressions: requirements},
 				// As the chart sets it (test/chart checks the chart's).
 				MatchConditions: []admissionregistrationv1.MatchCondition{{
 					Name:       "has-inject-annotation",
@@ -327,10 +369,8 @@ func registerWebhook(b *testing.B, client kubernetes.Interface, name, url, certD
 	}
 }
 
-// webhookHistogram reads the API server's /metrics and returns its
-// admission duration histogram for our webhook (non-dry-run creations and
-// the dry runs of the warm-up alike).
-func webhookHistogram(b *testing.B, client kubernetes.Interface) *dto.Histogram {
+// apiServerMetrics reads and parses the API server's /metrics.
+func apiServerMetrics(b *testing.B, client kubernetes.Interface) map[string]*dto.MetricFamily {
 	body, err := client.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
 	if err != nil {
 		b.Fatal(err)
@@ -340,6 +380,28 @@ func webhookHistogram(b *testing.B, client kubernetes.Interface) *dto.Histogram 
 	if err != nil {
 		b.Fatal(err)
 	}
+	return families
+}
+
+// policyChecks sums a policy check duration histogram over the policies of
+// the benchmark's policy-mode release: seconds in all, and the most checks
+// of any one series.
+func policyChecks(families map[string]*dto.MetricFamily, family string) (seconds float64, checks uint64) {
+	for _, m := range families[family].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "policy" && strings.HasPrefix(l.GetValue(), "sidekiq-probe-policy") {
+				seconds += m.GetHistogram().GetSampleSum()
+				checks = max(checks, m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	return seconds, checks
+}
+
+// webhookHistogram returns the API server's admission duration histogram
+// for our webhook (non-dry-run creations and the dry runs of the warm-up
+// alike).
+func webhookHistogram(b *testing.B, families map[string]*dto.MetricFamily) *dto.Histogram {
 	family := families["apiserver_admission_webhook_admission_duration_seconds"]
 	for _, m := range family.GetMetric() {
 		for _, l := range m.GetLabel() {
