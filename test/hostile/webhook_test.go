@@ -118,6 +118,18 @@ func TestWebhook_Hostile(t *testing.T) {
 			s.wantInjected(t, review)
 			t.Logf("answered in %v", time.Since(start).Round(time.Millisecond))
 		},
+		"headers over 16 KiB are refused before the body is read": func(t *testing.T, s *webhookServe) {
+			conn := s.dial(t)
+			webhookWrite(t, conn, "POST /mutate-v1-pod HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"+
+				"X-Padding: "+strings.Repeat("x", 32<<10)+"\r\nContent-Length: 10\r\n\r\n")
+			testkit.Must(t, conn.SetReadDeadline(time.Now().Add(30*time.Second)))
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			testkit.Must(t, err)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+				t.Fatalf("HTTP %d, want 431", resp.StatusCode)
+			}
+		},
 		"a review whose timeout has passed is answered at once with an HTTP error, without being read": func(t *testing.T, s *webhookServe) {
 			resp := s.post(t, "?timeout=0s", normal)
 			defer resp.Body.Close()
