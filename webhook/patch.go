@@ -19,7 +19,7 @@ import (
 // controller-runtime's dropSchemeRemovals, applied to every kind of op.
 //
 // The mutation only appends to lists, so an index names the same element in
-// both patches.
+// both patches (TestMutateObject_AppendsOnly holds it).
 func createPatch(raw []byte, original, mutated any) ([]jsonpatch.JsonPatchOperation, error) {
 	originalJSON, err := json.Marshal(original)
 	if err != nil {
