@@ -94,6 +94,9 @@ func TestDefaults_ServeFlagsNameTheRenderedObjects(t *testing.T) {
 				"sidecar-image":           image,
 				"native-sidecar":          "true",
 				"default-max-job-seconds": "60",
+				"max-review-size":         "7Mi",
+				"review-memory":           "48Mi",
+				"max-review-timeout":      "5s", // the API server's timeout, webhook.timeoutSeconds
 				"manage-certs":            "true",
 				"cert-secret":             tc.secret,
 				"service-name":            tc.service,
