@@ -59,40 +59,14 @@ var quietSignals = map[string]syscall.Signal{"TSTP": syscall.SIGTSTP, "USR1": sy
 // ParseConfig reads the flags in args, falling back to getenv. A bad value
 // gives an error naming the flag, its variable and what is accepted.
 func ParseConfig(args []string, getenv func(string) string, hostname func() (string, error)) (Config, error) {
-	env := func(name, def string) string {
-		if v := getenv(name); v != "" {
-			return v
-		}
-		return def
-	}
-	urlEnv := env(contract.EnvRedisURLEnv, contract.DefaultRedisURLEnv)
-	// Sidekiq itself lets REDIS_PROVIDER name the variable that holds the URL.
-	if p := getenv("REDIS_PROVIDER"); p != "" && getenv(contract.EnvRedisURLEnv) == "" {
-		urlEnv = p
-	}
-
+	urlEnv := redisURLEnv(getenv)
 	var (
-		c                                      Config
-		port, timeoutSecs, maxJobSecs, stopSec string
-		sentinels, quiet, outage, redisTime    string
-		token                                  string
+		c   Config
+		raw rawFlags
 	)
 	fs := flag.NewFlagSet("sidekiq-probe", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // the caller prints the returned error once
-	fs.StringVar(&port, "port", env(contract.EnvPort, strconv.Itoa(contract.DefaultPort)), "HTTP port ("+contract.EnvPort+")")
-	fs.StringVar(&c.Redis.URL, "redis-url", env(urlEnv, "redis://localhost:6379/0"), "Redis URL ($"+urlEnv+")")
-	fs.StringVar(&sentinels, "redis-sentinels", getenv(contract.EnvRedisSentinels), "Sentinel host:port list ("+contract.EnvRedisSentinels+")")
-	fs.StringVar(&c.Redis.SentinelMaster, "redis-sentinel-master", getenv(contract.EnvRedisSentinelMaster), "Sentinel master name ("+contract.EnvRedisSentinelMaster+")")
-	fs.StringVar(&c.RedisNamespace, "redis-namespace", getenv(contract.EnvRedisNamespace), "redis-namespace prefix ("+contract.EnvRedisNamespace+")")
-	fs.StringVar(&redisTime, "redis-timeout", "400ms", "bound on every Redis call")
-	fs.StringVar(&outage, "redis-outage-restart-after", env(contract.EnvRedisOutageRestartAfter, "0"), "fail liveness after Redis is unreachable this long, 0 never ("+contract.EnvRedisOutageRestartAfter+")")
-	fs.StringVar(&timeoutSecs, "heartbeat-timeout-seconds", env(contract.EnvHeartbeatTimeoutSeconds, strconv.Itoa(contract.DefaultHeartbeatTimeoutSeconds)), "heartbeat age that fails liveness ("+contract.EnvHeartbeatTimeoutSeconds+")")
-	fs.StringVar(&maxJobSecs, "max-job-seconds", env(contract.EnvMaxJobSeconds, strconv.Itoa(contract.DefaultMaxJobSeconds)), "longest wait for running jobs at preStop ("+contract.EnvMaxJobSeconds+")")
-	fs.StringVar(&stopSec, "shutdown-timeout-seconds", env(contract.EnvShutdownTimeoutSeconds, strconv.Itoa(DefaultShutdownTimeoutSeconds)), "Sidekiq's own -t ("+contract.EnvShutdownTimeoutSeconds+")")
-	fs.StringVar(&token, "prestop-token", getenv(contract.EnvPreStopToken), "secret /prestop requires in "+contract.HeaderPreStopToken+"; prefer the variable, which ps does not show ("+contract.EnvPreStopToken+")")
-	fs.StringVar(&quiet, "quiet-signal", env(contract.EnvQuietSignal, contract.DefaultQuietSignal), "TSTP or USR1 ("+contract.EnvQuietSignal+")")
-	fs.StringVar(&c.Hostname, "hostname", "", "host name in Sidekiq's identity (default $DYNO, $"+contract.EnvPodName+", host name)")
-	fs.StringVar(&c.ProcRoot, "proc-root", "/proc", "where the shared PID namespace is mounted")
+	defineFlags(fs, &c, &raw, getenv, urlEnv)
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}
@@ -100,6 +74,61 @@ func ParseConfig(args []string, getenv func(string) string, hostname func() (str
 		return Config{}, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 
+	errs := raw.check(&c, urlEnv)
+	c.Redis.PoolSize = 4
+	if err := c.resolveHostname(getenv, hostname); err != nil {
+		errs = append(errs, err)
+	}
+	return c, errors.Join(errs...)
+}
+
+// redisURLEnv names the variable that holds the Redis URL.
+func redisURLEnv(getenv func(string) string) string {
+	urlEnv := contract.DefaultRedisURLEnv
+	if v := getenv(contract.EnvRedisURLEnv); v != "" {
+		return v
+	}
+	// Sidekiq itself lets REDIS_PROVIDER name the variable that holds the URL.
+	if p := getenv("REDIS_PROVIDER"); p != "" {
+		urlEnv = p
+	}
+	return urlEnv
+}
+
+// rawFlags are the flags' values as given, checked by check.
+type rawFlags struct {
+	port, timeoutSecs, maxJobSecs, stopSecs string
+	sentinels, quiet, outage, redisTimeout  string
+	token                                   string
+}
+
+// defineFlags defines every flag on fs: the strings go to raw, the rest
+// straight to c. A flag's default is its variable's value, else a default.
+func defineFlags(fs *flag.FlagSet, c *Config, raw *rawFlags, getenv func(string) string, urlEnv string) {
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	fs.StringVar(&raw.port, "port", env(contract.EnvPort, strconv.Itoa(contract.DefaultPort)), "HTTP port ("+contract.EnvPort+")")
+	fs.StringVar(&c.Redis.URL, "redis-url", env(urlEnv, "redis://localhost:6379/0"), "Redis URL ($"+urlEnv+")")
+	fs.StringVar(&raw.sentinels, "redis-sentinels", getenv(contract.EnvRedisSentinels), "Sentinel host:port list ("+contract.EnvRedisSentinels+")")
+	fs.StringVar(&c.Redis.SentinelMaster, "redis-sentinel-master", getenv(contract.EnvRedisSentinelMaster), "Sentinel master name ("+contract.EnvRedisSentinelMaster+")")
+	fs.StringVar(&c.RedisNamespace, "redis-namespace", getenv(contract.EnvRedisNamespace), "redis-namespace prefix ("+contract.EnvRedisNamespace+")")
+	fs.StringVar(&raw.redisTimeout, "redis-timeout", "400ms", "bound on every Redis call")
+	fs.StringVar(&raw.outage, "redis-outage-restart-after", env(contract.EnvRedisOutageRestartAfter, "0"), "fail liveness after Redis is unreachable this long, 0 never ("+contract.EnvRedisOutageRestartAfter+")")
+	fs.StringVar(&raw.timeoutSecs, "heartbeat-timeout-seconds", env(contract.EnvHeartbeatTimeoutSeconds, strconv.Itoa(contract.DefaultHeartbeatTimeoutSeconds)), "heartbeat age that fails liveness ("+contract.EnvHeartbeatTimeoutSeconds+")")
+	fs.StringVar(&raw.maxJobSecs, "max-job-seconds", env(contract.EnvMaxJobSeconds, strconv.Itoa(contract.DefaultMaxJobSeconds)), "longest wait for running jobs at preStop ("+contract.EnvMaxJobSeconds+")")
+	fs.StringVar(&raw.stopSecs, "shutdown-timeout-seconds", env(contract.EnvShutdownTimeoutSeconds, strconv.Itoa(DefaultShutdownTimeoutSeconds)), "Sidekiq's own -t ("+contract.EnvShutdownTimeoutSeconds+")")
+	fs.StringVar(&raw.token, "prestop-token", getenv(contract.EnvPreStopToken), "secret /prestop requires in "+contract.HeaderPreStopToken+"; prefer the variable, which ps does not show ("+contract.EnvPreStopToken+")")
+	fs.StringVar(&raw.quiet, "quiet-signal", env(contract.EnvQuietSignal, contract.DefaultQuietSignal), "TSTP or USR1 ("+contract.EnvQuietSignal+")")
+	fs.StringVar(&c.Hostname, "hostname", "", "host name in Sidekiq's identity (default $DYNO, $"+contract.EnvPodName+", host name)")
+	fs.StringVar(&c.ProcRoot, "proc-root", "/proc", "where the shared PID namespace is mounted")
+}
+
+// check parses the raw values into c and returns one error per bad value.
+func (raw rawFlags) check(c *Config, urlEnv string) []error {
 	var errs []error
 	bad := func(flagName, envName, value, want string) {
 		if envName != "" {
@@ -108,45 +137,58 @@ func ParseConfig(args []string, getenv func(string) string, hostname func() (str
 		errs = append(errs, fmt.Errorf("--%s %q: want %s", flagName, value, want))
 	}
 	var err error
-	if c.Port, err = strconv.Atoi(port); err != nil || c.Port < 1 || c.Port > 65535 {
-		bad("port", contract.EnvPort, port, "a port number 1-65535")
+	if c.Port, err = strconv.Atoi(raw.port); err != nil || c.Port < 1 || c.Port > 65535 {
+		bad("port", contract.EnvPort, raw.port, "a port number 1-65535")
 	}
-	c.HeartbeatTimeout = seconds(bad, "heartbeat-timeout-seconds", contract.EnvHeartbeatTimeoutSeconds, timeoutSecs, MinHeartbeatTimeoutSeconds)
-	c.MaxJobTime = seconds(bad, "max-job-seconds", contract.EnvMaxJobSeconds, maxJobSecs, 1)
-	c.ShutdownTimeout = seconds(bad, "shutdown-timeout-seconds", contract.EnvShutdownTimeoutSeconds, stopSec, 1)
-	if c.PreStopToken, err = parseToken(token); err != nil {
+	c.HeartbeatTimeout = seconds(bad, "heartbeat-timeout-seconds", contract.EnvHeartbeatTimeoutSeconds, raw.timeoutSecs, MinHeartbeatTimeoutSeconds)
+	c.MaxJobTime = seconds(bad, "max-job-seconds", contract.EnvMaxJobSeconds, raw.maxJobSecs, 1)
+	c.ShutdownTimeout = seconds(bad, "shutdown-timeout-seconds", contract.EnvShutdownTimeoutSeconds, raw.stopSecs, 1)
+	if c.PreStopToken, err = parseToken(raw.token); err != nil {
 		bad("prestop-token", contract.EnvPreStopToken, "(hidden)", err.Error())
 	}
-	if sig, ok := quietSignals[quiet]; ok {
-		c.QuietSignal, c.QuietSignalName = sig, quiet
+	if sig, ok := quietSignals[raw.quiet]; ok {
+		c.QuietSignal, c.QuietSignalName = sig, raw.quiet
 	} else {
-		bad("quiet-signal", contract.EnvQuietSignal, quiet, "TSTP or USR1")
+		bad("quiet-signal", contract.EnvQuietSignal, raw.quiet, "TSTP or USR1")
 	}
-	if c.RedisOutageRestartAfter, err = time.ParseDuration(outage); err != nil || c.RedisOutageRestartAfter < 0 {
-		bad("redis-outage-restart-after", contract.EnvRedisOutageRestartAfter, outage, `a duration such as "5m", or 0 to never restart`)
+	if c.RedisOutageRestartAfter, err = time.ParseDuration(raw.outage); err != nil || c.RedisOutageRestartAfter < 0 {
+		bad("redis-outage-restart-after", contract.EnvRedisOutageRestartAfter, raw.outage, `a duration such as "5m", or 0 to never restart`)
 	}
-	if c.Redis.Timeout, err = time.ParseDuration(redisTime); err != nil || c.Redis.Timeout <= 0 || c.Redis.Timeout >= time.Second {
-		bad("redis-timeout", "", redisTime, "a duration above 0 and below the kubelet's 1s probe timeout")
+	raw.checkRedis(c, urlEnv, bad)
+	return errs
+}
+
+// checkRedis parses the Redis settings into c.
+func (raw rawFlags) checkRedis(c *Config, urlEnv string, bad func(flagName, envName, value, want string)) {
+	var err error
+	if c.Redis.Timeout, err = time.ParseDuration(raw.redisTimeout); err != nil || c.Redis.Timeout <= 0 || c.Redis.Timeout >= time.Second {
+		bad("redis-timeout", "", raw.redisTimeout, "a duration above 0 and below the kubelet's 1s probe timeout")
 	}
 	if _, err := redisconn.Options(c.Redis.URL); err != nil {
 		bad("redis-url", "$"+urlEnv, "(hidden)", err.Error())
 	}
-	if c.Redis.Sentinels, err = redisconn.ParseSentinels(sentinels); err != nil {
-		bad("redis-sentinels", contract.EnvRedisSentinels, sentinels, "host:port,host:port ("+err.Error()+")")
+	if c.Redis.Sentinels, err = redisconn.ParseSentinels(raw.sentinels); err != nil {
+		bad("redis-sentinels", contract.EnvRedisSentinels, raw.sentinels, "host:port,host:port ("+err.Error()+")")
 	}
 	if len(c.Redis.Sentinels) > 0 && c.Redis.SentinelMaster == "" {
 		bad("redis-sentinel-master", contract.EnvRedisSentinelMaster, "", "the master's name when sentinels are given")
 	}
-	c.Redis.PoolSize = 4
+}
+
+// resolveHostname fills Hostname when no flag gave it: $DYNO, else the pod
+// name, else the host name.
+func (c *Config) resolveHostname(getenv func(string) string, hostname func() (string, error)) error {
 	if c.Hostname == "" {
 		c.Hostname = firstOf(getenv("DYNO"), getenv(contract.EnvPodName))
 	}
-	if c.Hostname == "" {
-		if c.Hostname, err = hostname(); err != nil {
-			errs = append(errs, fmt.Errorf("--hostname not given and the host name is unknown: %w", err))
-		}
+	if c.Hostname != "" {
+		return nil
 	}
-	return c, errors.Join(errs...)
+	var err error
+	if c.Hostname, err = hostname(); err != nil {
+		return fmt.Errorf("--hostname not given and the host name is unknown: %w", err)
+	}
+	return nil
 }
 
 // seconds parses whole seconds of at least lowest, reporting a bad value.

@@ -153,15 +153,7 @@ func (m *metrics) write(b *bytes.Buffer, jobAges map[int]float64) {
 	perProcess(family{Name: "sidekiq_probe_busy_jobs", Type: "gauge",
 		Help: "Jobs running in each Sidekiq process at its last heartbeat."},
 		func(p processSeries) *float64 { return p.busy })
-	capsules := family{Name: "sidekiq_probe_capsule_concurrency", Type: "gauge",
-		Help: "Threads of each capsule of each Sidekiq process (Sidekiq 8), as its heartbeat states them."}
-	capsules.header(b)
-	for _, pid := range pids {
-		caps := m.processes[pid].capsules
-		for _, name := range slices.Sorted(maps.Keys(caps)) {
-			sample(b, capsules.Name, fmt.Sprintf(`capsule="%s",pid="%d"`, labelValue(name), pid), float64(caps[name]))
-		}
-	}
+	m.writeCapsules(b, pids)
 	perProcess(family{Name: "sidekiq_probe_concurrency", Type: "gauge",
 		Help: "Threads of each Sidekiq process, as its heartbeat states them."},
 		func(p processSeries) *float64 { return p.concurrency })
@@ -183,6 +175,36 @@ func (m *metrics) write(b *bytes.Buffer, jobAges map[int]float64) {
 		sample(b, oldest.Name, fmt.Sprintf(`pid="%d"`, pid), jobAges[pid])
 	}
 
+	m.writeCounters(b)
+
+	perProcess(family{Name: "sidekiq_probe_quiet", Type: "gauge",
+		Help: "1 when the Sidekiq process reported itself quiet."},
+		func(p processSeries) *float64 { return p.quiet })
+
+	m.writeRoundTrips(b)
+
+	up := family{Name: "sidekiq_probe_redis_up", Type: "gauge",
+		Help: "1 when Redis answered the last look in time."}
+	up.header(b)
+	sample(b, up.Name, "", m.redisUp)
+}
+
+// The write steps below run with m.mu held, in write's alphabetical order.
+
+func (m *metrics) writeCapsules(b *bytes.Buffer, pids []int) {
+	capsules := family{Name: "sidekiq_probe_capsule_concurrency", Type: "gauge",
+		Help: "Threads of each capsule of each Sidekiq process (Sidekiq 8), as its heartbeat states them."}
+	capsules.header(b)
+	for _, pid := range pids {
+		caps := m.processes[pid].capsules
+		for _, name := range slices.Sorted(maps.Keys(caps)) {
+			sample(b, capsules.Name, fmt.Sprintf(`capsule="%s",pid="%d"`, labelValue(name), pid), float64(caps[name]))
+		}
+	}
+}
+
+// writeCounters writes the probe results and the /prestop refusals.
+func (m *metrics) writeCounters(b *bytes.Buffer) {
 	results := family{Name: "sidekiq_probe_probe_results_total", Type: "counter",
 		Help: "Probe answers by probe and result."}
 	results.header(b)
@@ -198,11 +220,9 @@ func (m *metrics) write(b *bytes.Buffer, jobAges map[int]float64) {
 	for _, reason := range slices.Sorted(maps.Keys(m.refusals)) {
 		sample(b, refused.Name, fmt.Sprintf(`reason=%q`, reason), float64(m.refusals[reason]))
 	}
+}
 
-	perProcess(family{Name: "sidekiq_probe_quiet", Type: "gauge",
-		Help: "1 when the Sidekiq process reported itself quiet."},
-		func(p processSeries) *float64 { return p.quiet })
-
+func (m *metrics) writeRoundTrips(b *bytes.Buffer) {
 	rtt := family{Name: "sidekiq_probe_redis_round_trip_seconds", Type: "histogram",
 		Help: "Time of the pipelined Redis read behind each probe."}
 	rtt.header(b)
@@ -214,11 +234,6 @@ func (m *metrics) write(b *bytes.Buffer, jobAges map[int]float64) {
 	sample(b, rtt.Name+"_bucket", `le="+Inf"`, float64(m.rtt.count))
 	sample(b, rtt.Name+"_sum", "", m.rtt.sum)
 	sample(b, rtt.Name+"_count", "", float64(m.rtt.count))
-
-	up := family{Name: "sidekiq_probe_redis_up", Type: "gauge",
-		Help: "1 when Redis answered the last look in time."}
-	up.header(b)
-	sample(b, up.Name, "", m.redisUp)
 }
 
 // writeProcess writes the usual process_* series of the sidecar itself, from
