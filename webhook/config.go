@@ -48,16 +48,9 @@ func parseConfig(meta *metav1.ObjectMeta, spec *corev1.PodSpec, opts Options) (C
 	cfg.Container = i
 	sidekiq := &spec.Containers[i]
 
-	if v, ok := a[AnnotationMaxJobSeconds]; ok {
-		if cfg.MaxJobSeconds, err = parseInt(AnnotationMaxJobSeconds, v, maxJobRange); err != nil {
-			return cfg, nil, err
-		}
-	} else {
-		cfg.MaxJobSeconds = opts.DefaultMaxJobSeconds
-		warnings = append(warnings, fmt.Sprintf("%s is not set: assuming jobs take at most %d seconds",
-			AnnotationMaxJobSeconds, cfg.MaxJobSeconds))
+	if cfg.MaxJobSeconds, err = maxJobSecondsOf(a, opts, &warnings); err != nil {
+		return cfg, nil, err
 	}
-
 	timeout, warning, err := shutdownTimeoutOf(a, sidekiq)
 	if err != nil {
 		return cfg, nil, err
@@ -66,37 +59,15 @@ func parseConfig(meta *metav1.ObjectMeta, spec *corev1.PodSpec, opts Options) (C
 	if warning != "" {
 		warnings = append(warnings, warning)
 	}
-
-	cfg.Port = contract.DefaultPort
-	if v, ok := a[AnnotationPort]; ok {
-		p, err := parseInt(AnnotationPort, v, portRange)
-		if err != nil {
-			return cfg, nil, err
-		}
-		cfg.Port = int32(p)
-	}
-	if err := checkPortFree(cfg.Port, spec); err != nil {
+	if cfg.Port, err = portOf(a, spec); err != nil {
 		return cfg, nil, err
 	}
-
-	cfg.QuietSignal = contract.DefaultQuietSignal
-	if v, ok := a[AnnotationQuietSignal]; ok {
-		if v != "TSTP" && v != "USR1" {
-			return cfg, nil, &InvalidError{Field: AnnotationQuietSignal, Value: v,
-				Accepted: `"TSTP", or "USR1" for Sidekiq < 5`}
-		}
-		cfg.QuietSignal = v
+	if cfg.QuietSignal, err = quietSignalOf(a); err != nil {
+		return cfg, nil, err
 	}
-
-	cfg.RedisURLEnv = contract.DefaultRedisURLEnv
-	if v, ok := a[AnnotationRedisURLEnv]; ok {
-		if !envNameRE.MatchString(v) {
-			return cfg, nil, &InvalidError{Field: AnnotationRedisURLEnv, Value: v,
-				Accepted: "an environment variable name: letters, digits and _, not starting with a digit"}
-		}
-		cfg.RedisURLEnv = v
+	if cfg.RedisURLEnv, err = redisURLEnvOf(a); err != nil {
+		return cfg, nil, err
 	}
-
 	cfg.HeartbeatTimeoutSeconds = contract.DefaultHeartbeatTimeoutSeconds
 	if v, ok := a[AnnotationHeartbeatTimeoutSeconds]; ok {
 		if cfg.HeartbeatTimeoutSeconds, err = parseInt(AnnotationHeartbeatTimeoutSeconds, v, heartbeatTimeoutRange); err != nil {
@@ -104,6 +75,55 @@ func parseConfig(meta *metav1.ObjectMeta, spec *corev1.PodSpec, opts Options) (C
 		}
 	}
 	return cfg, warnings, nil
+}
+
+// maxJobSecondsOf is the annotation's value, else the webhook's default
+// with a warning.
+func maxJobSecondsOf(a map[string]string, opts Options, warnings *[]string) (int, error) {
+	if v, ok := a[AnnotationMaxJobSeconds]; ok {
+		return parseInt(AnnotationMaxJobSeconds, v, maxJobRange)
+	}
+	*warnings = append(*warnings, fmt.Sprintf("%s is not set: assuming jobs take at most %d seconds",
+		AnnotationMaxJobSeconds, opts.DefaultMaxJobSeconds))
+	return opts.DefaultMaxJobSeconds, nil
+}
+
+// portOf is the sidecar's port: the annotation's, else the default, and
+// free in the pod.
+func portOf(a map[string]string, spec *corev1.PodSpec) (int32, error) {
+	port := int32(contract.DefaultPort)
+	if v, ok := a[AnnotationPort]; ok {
+		p, err := parseInt(AnnotationPort, v, portRange)
+		if err != nil {
+			return port, err
+		}
+		port = int32(p)
+	}
+	return port, checkPortFree(port, spec)
+}
+
+func quietSignalOf(a map[string]string) (string, error) {
+	v, ok := a[AnnotationQuietSignal]
+	if !ok {
+		return contract.DefaultQuietSignal, nil
+	}
+	if v != "TSTP" && v != "USR1" {
+		return "", &InvalidError{Field: AnnotationQuietSignal, Value: v,
+			Accepted: `"TSTP", or "USR1" for Sidekiq < 5`}
+	}
+	return v, nil
+}
+
+func redisURLEnvOf(a map[string]string) (string, error) {
+	v, ok := a[AnnotationRedisURLEnv]
+	if !ok {
+		return contract.DefaultRedisURLEnv, nil
+	}
+	if !envNameRE.MatchString(v) {
+		return "", &InvalidError{Field: AnnotationRedisURLEnv, Value: v,
+			Accepted: "an environment variable name: letters, digits and _, not starting with a digit"}
+	}
+	return v, nil
 }
 
 // sidekiqContainer finds the index of the Sidekiq container, by name when
