@@ -61,30 +61,17 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		deps.Now = time.Now
 	}
 	log := deps.Log
-
-	handler, err := webhook.NewHandler(cfg.Webhook, cfg.Namespace)
+	handler, registry, err := newHandler(cfg, deps)
 	if err != nil {
 		return err
 	}
-	if err := handler.SetLimits(cfg.limits()); err != nil {
-		return err
-	}
-	registry := prometheus.NewRegistry()
-	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	obs := newObserver(registry, log, deps.Now)
-	handler.Observe = obs.Observe
 
 	// Health and metrics come up first: /healthz must answer while the
 	// certificate is still being obtained, or the kubelet would restart a
 	// replica that is merely waiting for the API server.
-	healthLn, err := net.Listen("tcp", cfg.HealthAddr)
+	healthLn, metricsLn, err := listenSide(cfg)
 	if err != nil {
-		return fmt.Errorf("--health-addr: %w", err)
-	}
-	metricsLn, err := net.Listen("tcp", cfg.MetricsAddr)
-	if err != nil {
-		healthLn.Close()
-		return fmt.Errorf("--metrics-addr: %w", err)
+		return err
 	}
 	if deps.Ready != nil {
 		deps.Ready(healthLn.Addr(), metricsLn.Addr())
@@ -100,55 +87,113 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	g.Go(func() error {
 		return serveHTTP(gctx, metricsLn, metricsMux(registry, cfg.Profiling))
 	})
-	g.Go(func() error {
-		select {
-		case <-ctx.Done():
-		case <-gctx.Done():
-			health.stopping.Store(true)
-			return nil
-		}
-		// Unready at once, so the endpoints drop this replica, but still
-		// admitting until they have: the API server picks a replica from its
-		// endpoints, and a closed port there means an uninjected pod (policy
-		// Ignore) or a failed one (Fail).
-		health.stopping.Store(true)
-		log.Info("shutting down: unready, still admitting pods for --shutdown-delay", "shutdownDelay", cfg.ShutdownDelay)
-		delay := time.NewTimer(cfg.ShutdownDelay)
-		defer delay.Stop()
-		select {
-		case <-delay.C:
-			log.Info("shutdown delay over: stopping the servers")
-		case <-gctx.Done():
-		}
-		stop()
-		return nil
-	})
+	g.Go(func() error { return drainOnStop(ctx, gctx, health, cfg.ShutdownDelay, log, stop) })
 
 	if cfg.ManageCerts {
-		manager, err := certManager(cfg, deps)
-		if err != nil {
-			stop()
-			return errors.Join(err, g.Wait())
-		}
-		g.Go(func() error { return manager.Run(gctx) })
-		log.Info("waiting for the self-managed serving certificate", "secret", cfg.CertSecret, "certDir", cfg.CertDir)
-		select {
-		case <-manager.Served():
-		case <-gctx.Done(): // a part failed
-			return g.Wait()
-		case <-ctx.Done():
-			// Never ready, so no API server calls it: no delay.
-			stop()
-			return g.Wait()
+		if served, err := awaitCertificate(ctx, gctx, g, cfg, deps, stop); !served {
+			return err
 		}
 	}
+	if err := serveWebhook(gctx, g, cfg, deps, health, registry, handler); err != nil {
+		stop()
+		return errors.Join(err, g.Wait())
+	}
 
+	log.Info("serving", "port", cfg.Port, "path", Path, "healthAddr", healthLn.Addr().String(),
+		"metricsAddr", metricsLn.Addr().String(), "manageCerts", cfg.ManageCerts)
+	err = g.Wait()
+	log.Info("stopped")
+	return err
+}
+
+// newHandler is the admission handler, timed and observed into a new
+// registry that also holds the Go and process collectors.
+func newHandler(cfg Config, deps Deps) (http.Handler, *prometheus.Registry, error) {
+	handler, err := webhook.NewHandler(cfg.Webhook, cfg.Namespace)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := handler.SetLimits(cfg.limits()); err != nil {
+		return nil, nil, err
+	}
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	obs := newObserver(registry, deps.Log, deps.Now)
+	handler.Observe = obs.Observe
+	return obs.timed(handler), registry, nil
+}
+
+// listenSide opens the health and metrics listeners.
+func listenSide(cfg Config) (healthLn, metricsLn net.Listener, err error) {
+	healthLn, err = net.Listen("tcp", cfg.HealthAddr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--health-addr: %w", err)
+	}
+	metricsLn, err = net.Listen("tcp", cfg.MetricsAddr)
+	if err != nil {
+		healthLn.Close()
+		return nil, nil, fmt.Errorf("--metrics-addr: %w", err)
+	}
+	return healthLn, metricsLn, nil
+}
+
+// drainOnStop waits for ctx to end (the stop signal), then turns unready
+// and calls stop once delay has passed, or at once when a part failed.
+func drainOnStop(ctx, gctx context.Context, health *health, delay time.Duration, log *slog.Logger, stop func()) error {
+	select {
+	case <-ctx.Done():
+	case <-gctx.Done():
+		health.stopping.Store(true)
+		return nil
+	}
+	// Unready at once, so the endpoints drop this replica, but still
+	// admitting until they have: the API server picks a replica from its
+	// endpoints, and a closed port there means an uninjected pod (policy
+	// Ignore) or a failed one (Fail).
+	health.stopping.Store(true)
+	log.Info("shutting down: unready, still admitting pods for --shutdown-delay", "shutdownDelay", delay)
+	timer := time.NewTimer(delay)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		log.Info("shutdown delay over: stopping the servers")
+	case <-gctx.Done():
+	}
+	stop()
+	return nil
+}
+
+// awaitCertificate runs the certificate manager (--manage-certs) in g and
+// waits for its first certificate. When it returns false, Run is over and
+// returns its error.
+func awaitCertificate(ctx, gctx context.Context, g *errgroup.Group, cfg Config, deps Deps, stop func()) (served bool, err error) {
+	manager, err := certManager(cfg, deps)
+	if err != nil {
+		stop()
+		return false, errors.Join(err, g.Wait())
+	}
+	g.Go(func() error { return manager.Run(gctx) })
+	deps.Log.Info("waiting for the self-managed serving certificate", "secret", cfg.CertSecret, "certDir", cfg.CertDir)
+	select {
+	case <-manager.Served():
+		return true, nil
+	case <-gctx.Done(): // a part failed
+		return false, g.Wait()
+	case <-ctx.Done():
+		// Never ready, so no API server calls it: no delay.
+		stop()
+		return false, g.Wait()
+	}
+}
+
+// serveWebhook starts, in g, the certificate watcher and the HTTPS server
+// of the admission handler.
+func serveWebhook(gctx context.Context, g *errgroup.Group, cfg Config, deps Deps, health *health, registry *prometheus.Registry, handler http.Handler) error {
 	// The server reads its certificate only through this watcher, whether
 	// the files come from package certs or from cert-manager's Secret.
 	watcher, err := certwatcher.New(filepath.Join(cfg.CertDir, certs.CertFile), filepath.Join(cfg.CertDir, certs.KeyFile))
 	if err != nil {
-		stop()
-		return errors.Join(fmt.Errorf("--cert-dir: %w", err), g.Wait())
+		return fmt.Errorf("--cert-dir: %w", err)
 	}
 	health.watcher.Store(watcher)
 	registry.MustRegister(certificateExpiry(health.certificate))
@@ -156,19 +201,13 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 
 	webhookLn, err := net.Listen("tcp", net.JoinHostPort(deps.WebhookHost, strconv.Itoa(cfg.Port)))
 	if err != nil {
-		stop()
-		return errors.Join(fmt.Errorf("--port: %w", err), g.Wait())
+		return fmt.Errorf("--port: %w", err)
 	}
 	started := dialChecker(webhookLn.Addr().String())
 	health.started.Store(&started)
-	server := webhookServer(obs.timed(handler), watcher.GetCertificate, cfg.limits(), log)
+	server := webhookServer(handler, watcher.GetCertificate, cfg.limits(), deps.Log)
 	g.Go(func() error { return serveTLS(gctx, webhookLn, server) })
-
-	log.Info("serving", "port", cfg.Port, "path", Path, "healthAddr", healthLn.Addr().String(),
-		"metricsAddr", metricsLn.Addr().String(), "manageCerts", cfg.ManageCerts)
-	err = g.Wait()
-	log.Info("stopped")
-	return err
+	return nil
 }
 
 // metricsMux serves /metrics, and with profiling Go's /debug/pprof/.
