@@ -30,6 +30,14 @@ const sidekiqDefaultTimeout = 25
 
 var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
+// ParsePod reads a pod's annotations exactly as the admission handler does,
+// for tools that inspect pods already in the cluster (the doctor command).
+// The error, if any, is the *InvalidError the webhook would deny the pod with.
+func ParsePod(pod *corev1.Pod, opts Options) (Config, error) {
+	cfg, _, err := parseConfig(&pod.ObjectMeta, &pod.Spec, opts)
+	return cfg, err
+}
+
 // parseConfig reads the annotations of a pod that asked for injection. The
 // error, if any, is an *InvalidError; warnings say which defaults were guessed.
 func parseConfig(meta *metav1.ObjectMeta, spec *corev1.PodSpec, opts Options) (Config, []string, error) {

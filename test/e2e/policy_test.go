@@ -230,7 +230,7 @@ func (c *policyCluster) checkGoldenCases(t *testing.T) {
 }
 
 // checkRandomCommands creates pods of two containers whose commands are
-// drawn (seeded) from the words that matter to webhook/command.go: sidekiq
+// drawn (seeded) from the words that matter to webhook/sidekiqcommand.go: sidekiq
 // under several paths, -t and --timeout in each form, sh and bash -c with
 // quotes and shell operators. Both modes must pick the same container and
 // timeout, or deny with the same text. This is the CEL's shell splitting

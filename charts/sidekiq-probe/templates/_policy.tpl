@@ -1,5 +1,5 @@
 {{- /*
-Policy mode: the webhook's reading of a pod (webhook/config.go, command.go),
+Policy mode: the webhook's reading of a pod (webhook/config.go, sidekiqcommand.go),
 in CEL, as variables shared by the MutatingAdmissionPolicy (which injects a
 pod when variables.error is empty) and the ValidatingAdmissionPolicies (which
 deny with variables.error and warn). One copy: both include this template.
@@ -75,7 +75,7 @@ r'^[+-]?0*[0-9]{1,18}$'
     lists.range(size(variables.containers)).filter(i, variables.containers[i].name != 'sidekiq-probe')
 - name: containerName
   expression: "variables.annotations[?'sidekiq-probe.io/container'].orValue('')"
-# The words of each container's command+args, as webhook/command.go splits
+# The words of each container's command+args, as webhook/sidekiqcommand.go splits
 # them: the script of a `sh -c SCRIPT` (or bash, -ec...) is split on blanks
 # and the operators ; & | ( ) newline (each a ';' word), quotes removed.
 - name: argvs
