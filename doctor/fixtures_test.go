@@ -25,7 +25,6 @@ import (
 	"sidekiq-probe.io/sidekiq-probe/certs"
 	"sidekiq-probe.io/sidekiq-probe/contract"
 	"sidekiq-probe.io/sidekiq-probe/webhook"
-	"sidekiq-probe.io/sidekiq-probe/webhook/server"
 )
 
 // The chart's default object names, inside each case's own namespace.
@@ -44,7 +43,7 @@ func install(t *testing.T, client kubernetes.Interface, ns string) {
 	t.Helper()
 	ctx := context.Background()
 	createNamespace(t, client, ns, false)
-	path := server.Path
+	path := webhook.Path
 	config := &admissionregistrationv1.MutatingWebhookConfiguration{
 		ObjectMeta: metav1.ObjectMeta{Name: ns},
 		Webhooks: []admissionregistrationv1.MutatingWebhook{{

@@ -6,7 +6,7 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 
-	"sidekiq-probe.io/sidekiq-probe/webhook/server"
+	"sidekiq-probe.io/sidekiq-probe/webhook"
 )
 
 // checkDeployment: are the webhook's replicas available? With failurePolicy
@@ -70,10 +70,10 @@ func checkWebhookConfig(c *cluster) []Finding {
 		case svc == nil:
 			f.Status, f.Detail = Fail, fmt.Sprintf("webhook %s has neither a Service nor a URL", wh.Name)
 			f.Hint = "reinstall the chart (helm upgrade --install)"
-		case svc.Namespace != c.cfg.WebhookNamespace || svc.Name != c.cfg.Service || path(svc) != server.Path:
+		case svc.Namespace != c.cfg.WebhookNamespace || svc.Name != c.cfg.Service || path(svc) != webhook.Path:
 			f.Status = Fail
 			f.Detail = fmt.Sprintf("webhook %s calls Service %s/%s at %s, not %s/%s at %s", wh.Name,
-				svc.Namespace, svc.Name, path(svc), c.cfg.WebhookNamespace, c.cfg.Service, server.Path)
+				svc.Namespace, svc.Name, path(svc), c.cfg.WebhookNamespace, c.cfg.Service, webhook.Path)
 			f.Hint = "another release's configuration? Pass --webhook-namespace/--service, or reinstall the chart"
 		default:
 			f.Detail = fmt.Sprintf("webhook %s calls Service %s/%s at %s; failurePolicy %s", wh.Name, svc.Namespace, svc.Name, path(svc), policy)

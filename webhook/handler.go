@@ -50,6 +50,11 @@ type Decision struct {
 	Namespace, Name, GenerateName string
 }
 
+// Path is where the API server sends pod admission reviews. It lives here,
+// not in package server, so that the doctor and the chart's tests read it
+// without importing the server.
+const Path = "/mutate-v1-pod"
+
 // Handler is the admission handler for pod creation.
 type Handler struct {
 	Options Options

@@ -9,6 +9,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
+	"sidekiq-probe.io/sidekiq-probe/webhook"
 	"sidekiq-probe.io/sidekiq-probe/webhook/server"
 )
 
@@ -69,8 +70,8 @@ func TestServe_ParsesTheChartsArguments(t *testing.T) {
 				}
 			}
 			wh := only[*admissionregistrationv1.MutatingWebhookConfiguration](t, objs).Webhooks[0]
-			if path := deref(wh.ClientConfig.Service.Path); path != server.Path {
-				t.Errorf("the API server calls %s, the webhook serves %s", path, server.Path)
+			if path := deref(wh.ClientConfig.Service.Path); path != webhook.Path {
+				t.Errorf("the API server calls %s, the webhook serves %s", path, webhook.Path)
 			}
 			// The webhook works on a review no longer than the API server
 			// waits, and its reviews fit the container with the process.

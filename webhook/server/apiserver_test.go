@@ -119,7 +119,7 @@ func installLikeTheChart(t *testing.T, client kubernetes.Interface, cfg Config, 
 	}, metav1.CreateOptions{})
 	testkit.Must(t, err)
 
-	path, port := Path, int32(cfg.Port)
+	path, port := webhook.Path, int32(cfg.Port)
 	fail, none := admissionregistrationv1.Fail, admissionregistrationv1.SideEffectClassNone
 	_, err = client.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(ctx,
 		&admissionregistrationv1.MutatingWebhookConfiguration{

@@ -57,9 +57,6 @@ type Config struct {
 	CertResync      time.Duration
 }
 
-// Path is where the API server sends pod admission reviews.
-const Path = "/mutate-v1-pod"
-
 const (
 	// DefaultShutdownDelay covers the few seconds endpoints take to drop an
 	// unready pod.

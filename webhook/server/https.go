@@ -44,12 +44,12 @@ const (
 	writeMargin = 10 * time.Second
 )
 
-// webhookServer serves h at Path over TLS. Reading the request must end
+// webhookServer serves h at webhook.Path over TLS. Reading the request must end
 // within the longest review deadline (the handler shortens it per review);
 // writing the answer a little after.
 func webhookServer(h http.Handler, certificate func(*tls.ClientHelloInfo) (*tls.Certificate, error), limits webhook.Limits, log *slog.Logger) *http.Server {
 	mux := http.NewServeMux()
-	mux.Handle(Path, h)
+	mux.Handle(webhook.Path, h)
 	return &http.Server{
 		Handler:           mux,
 		TLSConfig:         tlsConfig(certificate),

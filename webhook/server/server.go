@@ -99,7 +99,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		return errors.Join(err, g.Wait())
 	}
 
-	log.Info("serving", "port", cfg.Port, "path", Path, "healthAddr", healthLn.Addr().String(),
+	log.Info("serving", "port", cfg.Port, "path", webhook.Path, "healthAddr", healthLn.Addr().String(),
 		"metricsAddr", metricsLn.Addr().String(), "manageCerts", cfg.ManageCerts)
 	err = g.Wait()
 	log.Info("stopped")

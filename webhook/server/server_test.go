@@ -78,7 +78,7 @@ func launch(t testing.TB, cfg Config, deps Deps, roots *x509.CertPool, serverNam
 		t.Fatalf("serve stopped before listening: %v", err)
 	}
 	return &running{
-		webhookURL: "https://127.0.0.1:" + strconv.Itoa(cfg.Port) + Path,
+		webhookURL: "https://127.0.0.1:" + strconv.Itoa(cfg.Port) + webhook.Path,
 		healthURL:  "http://" + a[0].String(),
 		metricsURL: "http://" + a[1].String() + "/metrics",
 		client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
@@ -209,7 +209,7 @@ func TestParseFlags(t *testing.T) {
 func TestServe_TLSSuites(t *testing.T) {
 	dir, roots := writeTestCert(t)
 	r := start(t, testConfig(dir), Deps{}, roots, "localhost")
-	addr := strings.TrimPrefix(strings.TrimSuffix(r.webhookURL, Path), "https://")
+	addr := strings.TrimPrefix(strings.TrimSuffix(r.webhookURL, webhook.Path), "https://")
 	tests := map[string]struct {
 		version uint16
 		suites  []uint16
