@@ -1,17 +1,14 @@
 // Package contract holds the names the webhook writes into a pod and the
 // probe sidecar reads back: its container name, port, HTTP paths and the
 // environment variables that carry its settings. It is the only code that
-// webhook/ and probeserver/ share, so the two can never disagree on a name.
+// webhook/ and probeserver/ share, so the two can never disagree on a name;
+// a name only one side uses lives on that side (the sidecar's Redis settings
+// and metrics path in probeserver, the port's name in webhook).
 package contract
 
 const (
 	// ContainerName is the name of the injected sidecar container.
 	ContainerName = "sidekiq-probe"
-
-	// PortName names the sidecar's container port. Probes refer to the port by
-	// number, not by name, because a named port resolves only against the
-	// container that declares it and the probes live on the Sidekiq container.
-	PortName = "sidekiq-probe"
 
 	// DefaultPort is the port the Sidekiq community settled on for health
 	// checks (sidekiq_alive, Sidekiq Enterprise).
@@ -24,7 +21,6 @@ const (
 	PathLive    = "/livez"
 	PathReady   = "/readyz"
 	PathPreStop = "/prestop"
-	PathMetrics = "/metrics"
 )
 
 // Environment variables the webhook sets on the sidecar. Each mirrors a flag of
@@ -36,18 +32,10 @@ const (
 	EnvQuietSignal             = "SIDEKIQ_PROBE_QUIET_SIGNAL"
 	// EnvRedisURLEnv names the variable that holds the Redis URL, so the sidecar
 	// reads the very variable the Sidekiq container reads.
-	EnvRedisURLEnv    = "SIDEKIQ_PROBE_REDIS_URL_ENV"
-	EnvRedisNamespace = "SIDEKIQ_PROBE_REDIS_NAMESPACE"
+	EnvRedisURLEnv = "SIDEKIQ_PROBE_REDIS_URL_ENV"
 	// EnvPodName carries the pod name from the downward API; Sidekiq uses the
 	// host name, which equals the pod name, in its process identity.
 	EnvPodName = "POD_NAME"
-	// EnvRedisOutageRestartAfter, when set to a duration, lets liveness fail
-	// after Redis has been unreachable that long (off by default).
-	EnvRedisOutageRestartAfter = "SIDEKIQ_PROBE_REDIS_OUTAGE_RESTART_AFTER"
-	// EnvRedisSentinels lists Redis Sentinel addresses (host:port, comma
-	// separated); with EnvRedisSentinelMaster it replaces the Redis URL's host.
-	EnvRedisSentinels      = "REDIS_SENTINELS"
-	EnvRedisSentinelMaster = "REDIS_SENTINEL_MASTER"
 	// EnvShutdownTimeoutSeconds is Sidekiq's own shutdown timeout (-t), so
 	// the sidecar knows how long a real termination can keep Sidekiq quiet.
 	EnvShutdownTimeoutSeconds = "SIDEKIQ_PROBE_SHUTDOWN_TIMEOUT_SECONDS"

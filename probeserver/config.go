@@ -43,6 +43,19 @@ type Config struct {
 	ProcRoot string
 }
 
+// Variables of the sidecar's settings that the webhook never sets: a user
+// sets them on the sidecar (the webhook's own are in package contract).
+const (
+	EnvRedisNamespace = "SIDEKIQ_PROBE_REDIS_NAMESPACE"
+	// EnvRedisOutageRestartAfter, when set to a duration, lets liveness fail
+	// after Redis has been unreachable that long (off by default).
+	EnvRedisOutageRestartAfter = "SIDEKIQ_PROBE_REDIS_OUTAGE_RESTART_AFTER"
+	// EnvRedisSentinels lists Redis Sentinel addresses (host:port, comma
+	// separated); with EnvRedisSentinelMaster it replaces the Redis URL's host.
+	EnvRedisSentinels      = "REDIS_SENTINELS"
+	EnvRedisSentinelMaster = "REDIS_SENTINEL_MASTER"
+)
+
 // MinHeartbeatTimeoutSeconds is the smallest timeout accepted, as by the
 // webhook's annotation: two beats of Sidekiq up to 6.4, which beats every
 // 5 s. It leaves no room for a late beat of Sidekiq 6.5, 7 or 8, which sleep
@@ -113,11 +126,11 @@ func defineFlags(fs *flag.FlagSet, c *Config, raw *rawFlags, getenv func(string)
 	}
 	fs.StringVar(&raw.port, "port", env(contract.EnvPort, strconv.Itoa(contract.DefaultPort)), "HTTP port ("+contract.EnvPort+")")
 	fs.StringVar(&c.Redis.URL, "redis-url", env(urlEnv, "redis://localhost:6379/0"), "Redis URL ($"+urlEnv+")")
-	fs.StringVar(&raw.sentinels, "redis-sentinels", getenv(contract.EnvRedisSentinels), "Sentinel host:port list ("+contract.EnvRedisSentinels+")")
-	fs.StringVar(&c.Redis.SentinelMaster, "redis-sentinel-master", getenv(contract.EnvRedisSentinelMaster), "Sentinel master name ("+contract.EnvRedisSentinelMaster+")")
-	fs.StringVar(&c.RedisNamespace, "redis-namespace", getenv(contract.EnvRedisNamespace), "redis-namespace prefix ("+contract.EnvRedisNamespace+")")
+	fs.StringVar(&raw.sentinels, "redis-sentinels", getenv(EnvRedisSentinels), "Sentinel host:port list ("+EnvRedisSentinels+")")
+	fs.StringVar(&c.Redis.SentinelMaster, "redis-sentinel-master", getenv(EnvRedisSentinelMaster), "Sentinel master name ("+EnvRedisSentinelMaster+")")
+	fs.StringVar(&c.RedisNamespace, "redis-namespace", getenv(EnvRedisNamespace), "redis-namespace prefix ("+EnvRedisNamespace+")")
 	fs.StringVar(&raw.redisTimeout, "redis-timeout", "400ms", "bound on every Redis call")
-	fs.StringVar(&raw.outage, "redis-outage-restart-after", env(contract.EnvRedisOutageRestartAfter, "0"), "fail liveness after Redis is unreachable this long, 0 never ("+contract.EnvRedisOutageRestartAfter+")")
+	fs.StringVar(&raw.outage, "redis-outage-restart-after", env(EnvRedisOutageRestartAfter, "0"), "fail liveness after Redis is unreachable this long, 0 never ("+EnvRedisOutageRestartAfter+")")
 	fs.StringVar(&raw.timeoutSecs, "heartbeat-timeout-seconds", env(contract.EnvHeartbeatTimeoutSeconds, strconv.Itoa(contract.DefaultHeartbeatTimeoutSeconds)), "heartbeat age that fails liveness ("+contract.EnvHeartbeatTimeoutSeconds+")")
 	fs.StringVar(&raw.maxJobSecs, "max-job-seconds", env(contract.EnvMaxJobSeconds, strconv.Itoa(contract.DefaultMaxJobSeconds)), "longest wait for running jobs at preStop ("+contract.EnvMaxJobSeconds+")")
 	fs.StringVar(&raw.stopSecs, "shutdown-timeout-seconds", env(contract.EnvShutdownTimeoutSeconds, strconv.Itoa(DefaultShutdownTimeoutSeconds)), "Sidekiq's own -t ("+contract.EnvShutdownTimeoutSeconds+")")
@@ -152,7 +165,7 @@ func (raw rawFlags) check(c *Config, urlEnv string) []error {
 		bad("quiet-signal", contract.EnvQuietSignal, raw.quiet, "TSTP or USR1")
 	}
 	if c.RedisOutageRestartAfter, err = time.ParseDuration(raw.outage); err != nil || c.RedisOutageRestartAfter < 0 {
-		bad("redis-outage-restart-after", contract.EnvRedisOutageRestartAfter, raw.outage, `a duration such as "5m", or 0 to never restart`)
+		bad("redis-outage-restart-after", EnvRedisOutageRestartAfter, raw.outage, `a duration such as "5m", or 0 to never restart`)
 	}
 	raw.checkRedis(c, urlEnv, bad)
 	return errs
@@ -168,10 +181,10 @@ func (raw rawFlags) checkRedis(c *Config, urlEnv string, bad func(flagName, envN
 		bad("redis-url", "$"+urlEnv, "(hidden)", err.Error())
 	}
 	if c.Redis.Sentinels, err = redisconn.ParseSentinels(raw.sentinels); err != nil {
-		bad("redis-sentinels", contract.EnvRedisSentinels, raw.sentinels, "host:port,host:port ("+err.Error()+")")
+		bad("redis-sentinels", EnvRedisSentinels, raw.sentinels, "host:port,host:port ("+err.Error()+")")
 	}
 	if len(c.Redis.Sentinels) > 0 && c.Redis.SentinelMaster == "" {
-		bad("redis-sentinel-master", contract.EnvRedisSentinelMaster, "", "the master's name when sentinels are given")
+		bad("redis-sentinel-master", EnvRedisSentinelMaster, "", "the master's name when sentinels are given")
 	}
 }
 

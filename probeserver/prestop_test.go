@@ -88,7 +88,7 @@ func TestPreStop_Token(t *testing.T) {
 			if ready := p.serve(contract.PathReady, nil).Code == http.StatusOK; ready == tc.quietsPods {
 				t.Errorf("/readyz ready = %v after the call, want %v", ready, !tc.quietsPods)
 			}
-			metrics := p.serve(contract.PathMetrics, nil).Body.String()
+			metrics := p.serve(PathMetrics, nil).Body.String()
 			if tc.refusedAs != "" && !strings.Contains(metrics, `sidekiq_probe_prestop_refused_total{reason="`+tc.refusedAs+`"} 1`) {
 				t.Errorf("/metrics does not count the refusal as %q:\n%s", tc.refusedAs, metrics)
 			}
@@ -105,7 +105,7 @@ func TestPreStop_TokenLeavesProbesOpen(t *testing.T) {
 	p := startPod(t, podOptions{token: testToken})
 	var signals atomic.Int32
 	quietingStandIn(t, p, &signals)
-	for _, path := range []string{contract.PathStartup, contract.PathLive, contract.PathReady, contract.PathMetrics} {
+	for _, path := range []string{contract.PathStartup, contract.PathLive, contract.PathReady, PathMetrics} {
 		if w := p.serve(path, nil); w.Code != http.StatusOK {
 			t.Errorf("%s = %d %s, want 200 without a token", path, w.Code, w.Body)
 		}
@@ -128,7 +128,7 @@ func TestPreStop_RefusalsLogOneLineAMinute(t *testing.T) {
 	if len(lines) != 2 || !strings.Contains(lines[1], `"refused_since_last_log":499`) {
 		t.Errorf("log after 501 refusals, a minute apart at the end:\n%s\nwant 2 lines, the second counting 499 left out", logs)
 	}
-	metrics := p.serve(contract.PathMetrics, nil).Body.String()
+	metrics := p.serve(PathMetrics, nil).Body.String()
 	if !strings.Contains(metrics, `sidekiq_probe_prestop_refused_total{reason="wrong token"} 500`) ||
 		!strings.Contains(metrics, `sidekiq_probe_prestop_refused_total{reason="missing token"} 1`) {
 		t.Errorf("/metrics does not count every refusal")

@@ -68,7 +68,10 @@ func New(cfg Config, d Deps) *Server {
 	return s
 }
 
-// Handler routes the contract's paths.
+// PathMetrics serves the sidecar's metrics; the webhook never refers to it.
+const PathMetrics = "/metrics"
+
+// Handler routes the contract's paths and PathMetrics.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET "+contract.PathStartup, s.probe("startup", func(sn Snapshot, _ History) Verdict { return Startup(sn) }))
@@ -77,7 +80,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET "+contract.PathPreStop, s.authorized(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.write(w, "prestop", s.PreStop(r.Context()))
 	})))
-	mux.Handle("GET "+contract.PathMetrics, s.metrics)
+	mux.Handle("GET "+PathMetrics, s.metrics)
 	return mux
 }
 

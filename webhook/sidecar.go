@@ -16,6 +16,11 @@ import (
 // is the webhook, both binaries sharing one image.
 var sidecarCommand = []string{"/sidekiq-probe"}
 
+// portName names the sidecar's container port. Probes refer to the port by
+// number, not by name, because a named port resolves only against the
+// container that declares it and the probes live on the Sidekiq container.
+const portName = "sidekiq-probe"
+
 // completeSidecar makes c the probe sidecar for cfg. It resets what the
 // webhook owns (image, command, args, port and its environment) and fills
 // what the user may tune (resources, security context) only when unset, so
@@ -28,7 +33,7 @@ func completeSidecar(c, sidekiq *corev1.Container, uid *int64, cfg Config, token
 	// Flags win over the environment: a user's --port=9999 would break
 	// every probe, so no argument survives.
 	c.Args = nil
-	c.Ports = []corev1.ContainerPort{{Name: contract.PortName, ContainerPort: cfg.Port, Protocol: corev1.ProtocolTCP}}
+	c.Ports = []corev1.ContainerPort{{Name: portName, ContainerPort: cfg.Port, Protocol: corev1.ProtocolTCP}}
 
 	env := sidecarEnv(cfg, token)
 	redisURL, declared := lastEnv(sidekiq.Env, cfg.RedisURLEnv)

@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"sidekiq-probe.io/sidekiq-probe/contract"
+	"sidekiq-probe.io/sidekiq-probe/probeserver"
 )
 
 // TestCluster_NativeSidecarPod brings a real node up, runs a pod whose
@@ -109,7 +110,7 @@ func checkFromHost(ctx context.Context, t *testing.T, c *Cluster, name string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	url := fmt.Sprintf("http://%s:%d%s", pod.Status.PodIP, contract.DefaultPort, contract.PathMetrics)
+	url := fmt.Sprintf("http://%s:%d%s", pod.Status.PodIP, contract.DefaultPort, probeserver.PathMetrics)
 	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
@@ -137,11 +138,11 @@ func checkThroughService(ctx context.Context, t *testing.T, c *Cluster, pod *cor
 	}
 	port := fmt.Sprint(contract.DefaultPort)
 	err := poll(ctx, time.Minute, func() error {
-		_, err := c.Client.CoreV1().Services("default").ProxyGet("http", svc.Name, port, contract.PathMetrics, nil).DoRaw(ctx)
+		_, err := c.Client.CoreV1().Services("default").ProxyGet("http", svc.Name, port, probeserver.PathMetrics, nil).DoRaw(ctx)
 		return err
 	})
 	if err != nil {
-		t.Errorf("GET %s through Service %s: %v", contract.PathMetrics, svc.Name, err)
+		t.Errorf("GET %s through Service %s: %v", probeserver.PathMetrics, svc.Name, err)
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"sidekiq-probe.io/sidekiq-probe/contract"
 	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
 	"sidekiq-probe.io/sidekiq-probe/internal/testsidekiq"
+	"sidekiq-probe.io/sidekiq-probe/probeserver"
 )
 
 // sidecarToken is the pod's preStop token in these tests.
@@ -297,7 +298,7 @@ func TestSidecar_RedisData(t *testing.T) {
 					}
 				}
 			}
-			_, metrics, _ := p.get(contract.PathMetrics, nil)
+			_, metrics, _ := p.get(probeserver.PathMetrics, nil)
 			_, peak := p.rssKiB()
 			t.Logf("figures: slowest of 30 probes %v; sidecar peak RSS %.1f MiB", slowest.Round(time.Millisecond), float64(peak)/1024)
 			if slowest >= time.Second {
