@@ -174,8 +174,12 @@ func (raw rawFlags) check(c *Config, urlEnv string) []error {
 // checkRedis parses the Redis settings into c.
 func (raw rawFlags) checkRedis(c *Config, urlEnv string, bad func(flagName, envName, value, want string)) {
 	var err error
+	// Below 1 s: a probe's answer waits for one Redis look bounded by this,
+	// so it fits even the kubelet's default timeoutSeconds (1) of a probe
+	// written by hand. The probes the webhook writes wait 5 s
+	// (webhook/probes.go), which leaves the rest to a loaded node.
 	if c.Redis.Timeout, err = time.ParseDuration(raw.redisTimeout); err != nil || c.Redis.Timeout <= 0 || c.Redis.Timeout >= time.Second {
-		bad("redis-timeout", "", raw.redisTimeout, "a duration above 0 and below the kubelet's 1s probe timeout")
+		bad("redis-timeout", "", raw.redisTimeout, "a duration above 0 and below 1s")
 	}
 	if _, err := redisconn.Options(c.Redis.URL); err != nil {
 		bad("redis-url", "$"+urlEnv, "(hidden)", err.Error())

@@ -96,7 +96,7 @@ func TestParseConfig(t *testing.T) {
 		},
 		"a redis timeout of a second or more is refused": {
 			args:        []string{"--redis-timeout=2s"},
-			errContains: []string{"--redis-timeout", "below the kubelet's 1s"},
+			errContains: []string{"--redis-timeout", "a duration above 0 and below 1s"},
 		},
 		"the sidecar's max-job-seconds and Sidekiq's shutdown timeout default as the webhook's": {
 			check: func(t *testing.T, c Config) {

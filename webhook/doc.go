@@ -2,15 +2,15 @@
 // gracefully stopping one. The admission handler and the inject command run
 // the same code.
 //
-// The pipeline, one step per file:
+// The pipeline, in order (and the file of each step):
 //
 //	shouldInject (mutate.go)   metadata only: annotated? mirror pod?  -> SkipReason
 //	parseConfig  (config.go)   annotations -> typed Config             -> *InvalidError
-//	             (podspec.go)  pods the sidecar cannot work in         -> *InvalidError
+//	checkPodSpec (podspec.go)  pods the sidecar cannot work in         -> *InvalidError
 //	preStopToken (token.go)    the sidecar's token, else a new one     -> token
 //	apply        (mutate.go)   the mutation, on a DeepCopy             -> warnings
 //
-// Mutate runs the three on a pod template (metadata + pod spec), so it
+// Mutate runs these steps on a pod template (metadata + pod spec), so it
 // serves a Pod and a Deployment's template alike. It is idempotent: a
 // template that already has the sidecar is completed, never given a second
 // one, and Mutate of its own output changes nothing.
@@ -34,5 +34,9 @@
 //   - createPatch (patch.go): the JSON patch, diffed from the raw request
 //     with the decoding noise removed; no hand-built patch paths.
 //     pruneUnchanged (prune.go) first cuts what the mutation left alone,
-//     so the diffs only decode the few places it touched.
+//     so the diffs only decode the few places it touched, and
+//     setAsideAdditions (additions.go) swaps each whole value the mutation
+//     added (the sidecar, the probes) for a placeholder the diff need not
+//     walk, put back into the patch as written. All of it holds only
+//     because the mutation appends to lists (TestMutateObject_AppendsOnly).
 package webhook

@@ -17,8 +17,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 )
 
-// TestHandler_HTTP sends real AdmissionReview JSON through
-// controller-runtime's HTTP path to the Handler.
+// TestHandler_HTTP sends real AdmissionReview JSON over HTTP to the
+// Handler's own ServeHTTP (review.go), as the API server sends it;
+// controller-runtime's admission.Webhook is not on this path.
 func TestHandler_HTTP(t *testing.T) {
 	tests := map[string]struct {
 		pod       string // a testdata input
