@@ -123,7 +123,7 @@ func caCount(t *testing.T, client kubernetes.Interface) int {
 func served(t *testing.T, m *Manager) *x509.Certificate {
 	t.Helper()
 	var pair tls.Certificate
-	waitFor(t, "a matching certificate and key in "+m.cfg.CertDir, func() bool {
+	testkit.WaitFor(t, time.Minute, "a matching certificate and key in "+m.cfg.CertDir, func() bool {
 		var err error
 		pair, err = tls.LoadX509KeyPair(filepath.Join(m.cfg.CertDir, CertFile), filepath.Join(m.cfg.CertDir, KeyFile))
 		return err == nil
@@ -268,7 +268,7 @@ func TestManager_CARotation(t *testing.T) {
 	if err := verify(t, served(t, follower), pool, clock.Now()); err != nil {
 		t.Fatalf("the follower's certificate is not trusted during the overlap: %v", err)
 	}
-	waitFor(t, "the follower serves the new leaf", func() bool { return served(t, follower).Equal(newLeaf) })
+	testkit.WaitFor(t, time.Minute, "the follower serves the new leaf", func() bool { return served(t, follower).Equal(newLeaf) })
 
 	clock.Add(leader.cfg.Overlap)
 	testkit.Must(t, leader.Reconcile(t.Context()))
@@ -310,10 +310,4 @@ func TestManager_RealTLSClient(t *testing.T) {
 	if string(body) != "webhook under test" {
 		t.Fatalf("answered %q, not our server", body)
 	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	// Generous: CI shares 2 cores.
-	testkit.WaitFor(t, time.Minute, what, cond)
 }

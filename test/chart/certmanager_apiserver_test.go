@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -40,7 +41,7 @@ func TestCertManager_ObjectsAcceptedByItsRealCRDs(t *testing.T) {
 
 	// What the chart's capability check asks helm: a cluster with these CRDs
 	// advertises cert-manager.io/v1, which --api-versions stands in for.
-	waitFor(t, "discovery to list cert-manager.io/v1", func() bool {
+	testkit.WaitFor(t, time.Minute, "discovery to list cert-manager.io/v1", func() bool {
 		_, err := c.Client.Discovery().ServerResourcesForGroupVersion("cert-manager.io/v1")
 		return err == nil
 	})
@@ -180,7 +181,7 @@ func installAndEstablish(t *testing.T, dyn dynamic.Interface, crds []*unstructur
 		}
 	}
 	for _, crd := range crds {
-		waitFor(t, "CRD "+crd.GetName()+" to be established", func() bool {
+		testkit.WaitFor(t, time.Minute, "CRD "+crd.GetName()+" to be established", func() bool {
 			got, err := api.Get(context.Background(), crd.GetName(), metav1.GetOptions{})
 			if err != nil {
 				return false

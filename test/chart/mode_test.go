@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -12,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"sidekiq-probe.io/sidekiq-probe/contract"
+	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
 	"sidekiq-probe.io/sidekiq-probe/test/controlplane"
 )
 
@@ -202,7 +204,7 @@ func TestMode_SwitchingModesIsAnUpgrade(t *testing.T) {
 	}
 
 	c.helm(t, "upgrade", release, chartDir, "--set", "mode=policy")
-	waitFor(t, "the policy to inject", injected)
+	testkit.WaitFor(t, time.Minute, "the policy to inject", injected)
 	deployments, err := c.Client.AppsV1().Deployments(namespace).List(ctx, metav1.ListOptions{})
 	if err != nil || len(deployments.Items) != 0 {
 		t.Errorf("after the upgrade to policy mode: deployments %v (%v), want none", deployments, err)
@@ -217,7 +219,7 @@ func TestMode_SwitchingModesIsAnUpgrade(t *testing.T) {
 		t.Errorf("after the upgrade back to webhook mode: policies %v (%v), want none", policies, err)
 	}
 	// No webhook runs here: with failurePolicy Ignore, pods go uninjected.
-	waitFor(t, "the policy to be gone", func() bool { return !injected() })
+	testkit.WaitFor(t, time.Minute, "the policy to be gone", func() bool { return !injected() })
 }
 
 // On a real cluster below 1.36 (the oldest the chart accepts), `helm

@@ -36,7 +36,7 @@ func TestValidationPolicy_OnARealAPIServer(t *testing.T) {
 	warnings, client := testkit.WarningClient(t, c.Config)
 
 	// The API server loads a new policy asynchronously.
-	waitFor(t, "the policy to warn", func() bool {
+	testkit.WaitFor(t, time.Minute, "the policy to warn", func() bool {
 		_, err := createPod(ctx, client, "shop", sidekiqPod(true, false))
 		return err == nil && len(warnings.Take()) > 0
 	})
@@ -70,7 +70,7 @@ func TestValidationPolicy_OnARealAPIServer(t *testing.T) {
 
 	c.helm(t, "upgrade", release, chartDir, "--set-json", `validation.actions=["Deny"]`)
 	var denial error
-	waitFor(t, "the policy to deny", func() bool {
+	testkit.WaitFor(t, time.Minute, "the policy to deny", func() bool {
 		_, denial = createPod(ctx, client, "shop", sidekiqPod(true, false))
 		return denial != nil
 	})
@@ -104,9 +104,4 @@ func sidekiqPod(annotated, injected bool) *corev1.Pod {
 // nothing is stored.
 func createPod(ctx context.Context, client kubernetes.Interface, namespace string, pod *corev1.Pod) (*corev1.Pod, error) {
 	return client.CoreV1().Pods(namespace).Create(ctx, pod, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
-}
-
-func waitFor(t *testing.T, what string, done func() bool) {
-	t.Helper()
-	testkit.WaitFor(t, time.Minute, what, done)
 }

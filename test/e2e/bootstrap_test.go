@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -87,7 +88,7 @@ func racingReplicasBootstrapOneCA(t *testing.T, r controlplane.Release) {
 		Name: "apps", Labels: map[string]string{webhook.NamespaceLabel: "enabled"},
 	}}, metav1.CreateOptions{})
 	testkit.Must(t, err)
-	waitFor(t, "the API server calls the webhook", func() bool {
+	testkit.WaitFor(t, time.Minute, "the API server calls the webhook", func() bool {
 		pod, err := client.CoreV1().Pods("apps").Create(ctx, sidekiqPod(true), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 		return err == nil && hasSidecar(pod)
 	})

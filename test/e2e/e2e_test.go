@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -67,7 +68,7 @@ func twoReplicas(t *testing.T, r controlplane.Release) {
 			&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}, metav1.CreateOptions{})
 		testkit.Must(t, err)
 	}
-	waitFor(t, "the API server calls the webhook", func() bool {
+	testkit.WaitFor(t, time.Minute, "the API server calls the webhook", func() bool {
 		pod, err := client.CoreV1().Pods("apps").Create(ctx, sidekiqPod(true), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 		return err == nil && hasSidecar(pod)
 	})
@@ -202,7 +203,7 @@ func twoReplicas(t *testing.T, r controlplane.Release) {
 		}, metav1.CreateOptions{})
 		testkit.Must(t, err)
 		var pods *corev1.PodList
-		waitFor(t, "the Deployment has two pods", func() bool {
+		testkit.WaitFor(t, time.Minute, "the Deployment has two pods", func() bool {
 			pods, err = client.CoreV1().Pods("apps").List(ctx, metav1.ListOptions{LabelSelector: "app=worker"})
 			return err == nil && len(pods.Items) == 2
 		})
@@ -230,7 +231,7 @@ func twoReplicas(t *testing.T, r controlplane.Release) {
 	// speaks up exactly when our webhook could not.
 	warnings, warnClient := testkit.WarningClient(t, in.cp.Config)
 	t.Run("with the webhook down, the validation policy warns about the uninjected pod", func(t *testing.T) {
-		waitFor(t, "the policy's warning", func() bool {
+		testkit.WaitFor(t, time.Minute, "the policy's warning", func() bool {
 			pod, err := warnClient.CoreV1().Pods("apps").Create(ctx, sidekiqPod(true), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 			testkit.Must(t, err)
 			if hasSidecar(pod) {
@@ -243,7 +244,7 @@ func twoReplicas(t *testing.T, r controlplane.Release) {
 	t.Run("with the webhook down, failurePolicy Fail rejects pods with a clear error", func(t *testing.T) {
 		setFailurePolicy(t, client, admissionregistrationv1.Fail)
 		var err error
-		waitFor(t, "pods are rejected", func() bool {
+		testkit.WaitFor(t, time.Minute, "pods are rejected", func() bool {
 			_, err = client.CoreV1().Pods("apps").Create(ctx, sidekiqPod(true), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 			return err != nil
 		})
@@ -254,7 +255,7 @@ func twoReplicas(t *testing.T, r controlplane.Release) {
 
 	t.Run("with the webhook back up, the validation policy flags nothing", func(t *testing.T) {
 		in.startReplica(t, in.port)
-		waitFor(t, "the webhook injects again", func() bool {
+		testkit.WaitFor(t, time.Minute, "the webhook injects again", func() bool {
 			pod, err := client.CoreV1().Pods("apps").Create(ctx, sidekiqPod(true), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 			return err == nil && hasSidecar(pod)
 		})

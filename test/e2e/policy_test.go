@@ -87,7 +87,7 @@ func startPolicyCluster(t *testing.T) *policyCluster {
 	c := &policyCluster{installed: in, releaseTokens: tokens, warnings: warnings, client: client}
 	// Policies and webhook configurations take effect asynchronously.
 	for _, ns := range []string{webhookMode, policyMode, policyNonNative} {
-		waitFor(t, "pods of "+ns+" are injected", func() bool {
+		testkit.WaitFor(t, time.Minute, "pods of "+ns+" are injected", func() bool {
 			pod, err := in.cp.Client.CoreV1().Pods(ns).Create(t.Context(), sidekiqPod(true), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 			return err == nil && hasSidecar(pod)
 		})
@@ -142,7 +142,7 @@ func (c *policyCluster) checkTokenSecretGone(t *testing.T) {
 	testkit.Must(t, err)
 	testkit.Must(t, secrets.Delete(t.Context(), name, metav1.DeleteOptions{}))
 	var denial error
-	waitFor(t, "annotated pods are denied", func() bool {
+	testkit.WaitFor(t, time.Minute, "annotated pods are denied", func() bool {
 		_, _, denial = c.create(t, policyMode, sidekiqPod(true))
 		return denial != nil
 	})
@@ -155,7 +155,7 @@ func (c *policyCluster) checkTokenSecretGone(t *testing.T) {
 	saved.ResourceVersion, saved.UID = "", ""
 	_, err = secrets.Create(t.Context(), saved, metav1.CreateOptions{})
 	testkit.Must(t, err)
-	waitFor(t, "annotated pods are injected again", func() bool {
+	testkit.WaitFor(t, time.Minute, "annotated pods are injected again", func() bool {
 		pod, _, err := c.create(t, policyMode, sidekiqPod(true))
 		return err == nil && hasSidecar(pod)
 	})
@@ -170,7 +170,7 @@ func (c *policyCluster) checkFinalState(t *testing.T) {
 	testkit.Must(t, bindings.Delete(t.Context(), policyRelease, metav1.DeleteOptions{}))
 	var warnings []string
 	var denial error
-	waitFor(t, "pods are no longer injected", func() bool {
+	testkit.WaitFor(t, time.Minute, "pods are no longer injected", func() bool {
 		_, warnings, denial = c.create(t, policyMode, sidekiqPod(true))
 		return denial != nil
 	})
@@ -316,7 +316,7 @@ func (c *policyCluster) checkDeployment(t *testing.T) {
 		_, err := c.cp.Client.AppsV1().Deployments(ns).Create(t.Context(), dep.DeepCopy(), metav1.CreateOptions{})
 		testkit.Must(t, err)
 		selector := metav1.FormatLabelSelector(dep.Spec.Selector)
-		waitFor(t, "the Deployment's pod in "+ns, func() bool {
+		testkit.WaitFor(t, time.Minute, "the Deployment's pod in "+ns, func() bool {
 			list, err := c.cp.Client.CoreV1().Pods(ns).List(t.Context(), metav1.ListOptions{LabelSelector: selector})
 			if err != nil || len(list.Items) == 0 {
 				return false
@@ -355,7 +355,7 @@ func (c *policyCluster) checkDoctor(t *testing.T) {
 			t.Logf("the doctor's findings: %+v", findings)
 		}
 	}()
-	waitFor(t, "kube-controller-manager type-checks the validating policies", func() bool {
+	testkit.WaitFor(t, time.Minute, "kube-controller-manager type-checks the validating policies", func() bool {
 		findings = doctor.Run(t.Context(), c.cp.Client, cfg, time.Now())
 		// The pod checks are the same in both modes.
 		return !slices.ContainsFunc(findings, func(f doctor.Finding) bool {

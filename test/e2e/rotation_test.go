@@ -37,7 +37,7 @@ func caRotationUnderLoad(t *testing.T, r controlplane.Release) {
 	fast := []string{"--ca-lifetime=60s", "--cert-lifetime=20s", "--ca-rotation-overlap=4s", "--cert-resync=1s"}
 	in.startReplica(t, in.port, fast...)
 	in.startReplica(t, testkit.FreePort(t), fast...)
-	waitFor(t, "the API server calls the webhook", func() bool {
+	testkit.WaitFor(t, time.Minute, "the API server calls the webhook", func() bool {
 		_, err := client.CoreV1().Pods("apps").Create(ctx, sidekiqPod(true), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 		return err == nil
 	})

@@ -233,7 +233,7 @@ func (in *installed) launchReplica(t *testing.T, port int, extra ...string) *rep
 // waitReady waits until the replica's /readyz answers 200.
 func (r *replica) waitReady(t *testing.T) {
 	t.Helper()
-	waitFor(t, "serve is ready", func() bool {
+	testkit.WaitFor(t, time.Minute, "serve is ready", func() bool {
 		select {
 		case <-r.exited:
 			t.Fatalf("serve exited:\n%s", r.logs.Bytes())
@@ -281,10 +281,4 @@ func setFailurePolicy(t *testing.T, client kubernetes.Interface, policy admissio
 	config.Webhooks[0].FailurePolicy = ptr.To(policy)
 	_, err = configs.Update(t.Context(), config, metav1.UpdateOptions{})
 	testkit.Must(t, err)
-}
-
-// waitFor allows a minute: the suite shares 2 cores with the API server.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	testkit.WaitFor(t, time.Minute, what, cond)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -31,11 +32,11 @@ func TestServe_BehindRealAPIServer(t *testing.T) {
 	installLikeTheChart(t, cp.Client, cfg, nil)
 
 	r := launch(t, cfg, Deps{KubeConfig: cp.Config}, nil, "")
-	waitFor(t, "serve is ready", func() bool { return status(t, r.healthURL+"/readyz") == 200 })
+	testkit.WaitFor(t, 30*time.Second, "serve is ready", func() bool { return status(t, r.healthURL+"/readyz") == 200 })
 	pods := cp.Client.CoreV1().Pods("apps")
 	// The API server picks up the new caBundle within a moment.
 	var lastErr error
-	waitFor(t, "the API server trusts the webhook", func() bool {
+	testkit.WaitFor(t, 30*time.Second, "the API server trusts the webhook", func() bool {
 		_, lastErr = pods.Create(ctx, sidekiqPod(nil), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 		return lastErr == nil
 	})

@@ -47,7 +47,7 @@ func TestServe_BehindRealAPIServerWithCertManagerSecret(t *testing.T) {
 			metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 		return err == nil && hasSidecar(pod)
 	}
-	waitFor(t, "the API server to call serve and get the sidecar", injected)
+	testkit.WaitFor(t, 30*time.Second, "the API server to call serve and get the sidecar", injected)
 
 	// A renewal from the chart's selfSigned Issuer is a new certificate and
 	// so a new ca.crt: the kubelet swaps the files, the CA injector replaces
@@ -66,7 +66,7 @@ func TestServe_BehindRealAPIServerWithCertManagerSecret(t *testing.T) {
 	testkit.WaitFor(t, time.Minute, "serve to present the renewed certificate", func() bool {
 		return presents(cfg.Port, dnsNames[2], renewed["ca.crt"])
 	})
-	waitFor(t, "the API server to trust serve's renewed certificate", injected)
+	testkit.WaitFor(t, 30*time.Second, "the API server to trust serve's renewed certificate", injected)
 }
 
 // presents reports whether the server on port completes a TLS handshake

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 
@@ -30,11 +29,6 @@ func body(t testing.TB, url string) string {
 	b, err := io.ReadAll(resp.Body)
 	testkit.Must(t, err)
 	return string(b)
-}
-
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	testkit.WaitFor(t, 30*time.Second, what, cond)
 }
 
 func runtimeRaw(b []byte) runtime.RawExtension { return runtime.RawExtension{Raw: b} }

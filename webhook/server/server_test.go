@@ -37,7 +37,7 @@ type running struct {
 func start(t testing.TB, cfg Config, deps Deps, roots *x509.CertPool, serverName string) *running {
 	t.Helper()
 	r := launch(t, cfg, deps, roots, serverName)
-	waitFor(t, "serve is ready", func() bool {
+	testkit.WaitFor(t, 30*time.Second, "serve is ready", func() bool {
 		return status(t, r.healthURL+"/readyz") == http.StatusOK
 	})
 	return r
@@ -143,7 +143,7 @@ func TestServe_NotReadyWithExpiredCertificate(t *testing.T) {
 	later := time.Now().Add(testcert.Lifetime + time.Hour)
 	r := launch(t, testConfig(dir), Deps{Now: func() time.Time { return later }}, roots, "localhost")
 
-	waitFor(t, "/healthz answers", func() bool { return status(t, r.healthURL+"/healthz") == http.StatusOK })
+	testkit.WaitFor(t, 30*time.Second, "/healthz answers", func() bool { return status(t, r.healthURL+"/healthz") == http.StatusOK })
 	if got := status(t, r.healthURL+"/readyz"); got != http.StatusServiceUnavailable {
 		t.Fatalf("/readyz with an expired certificate: %d, want 503", got)
 	}
