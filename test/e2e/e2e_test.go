@@ -20,7 +20,6 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
-	"sidekiq-probe.io/sidekiq-probe/contract"
 	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
 	"sidekiq-probe.io/sidekiq-probe/test/controlplane"
 	"sidekiq-probe.io/sidekiq-probe/webhook"
@@ -70,7 +69,7 @@ func twoReplicas(t *testing.T, r controlplane.Release) {
 	}
 	testkit.WaitFor(t, time.Minute, "the API server calls the webhook", func() bool {
 		pod, err := client.CoreV1().Pods("apps").Create(ctx, sidekiqPod(true), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
-		return err == nil && hasSidecar(pod)
+		return err == nil && testkit.HasSidecar(pod)
 	})
 
 	tests := map[string]struct {
@@ -121,7 +120,7 @@ func twoReplicas(t *testing.T, r controlplane.Release) {
 				return
 			}
 			testkit.Must(t, err)
-			if got := hasSidecar(pod); got != tc.injected {
+			if got := testkit.HasSidecar(pod); got != tc.injected {
 				t.Fatalf("sidecar present: %v, want %v", got, tc.injected)
 			}
 		})
@@ -131,7 +130,7 @@ func twoReplicas(t *testing.T, r controlplane.Release) {
 		calls, excluded := webhookCalls(t, client), matchExclusions(t, client)
 		pod, err := client.CoreV1().Pods("apps").Create(ctx, sidekiqPod(false), metav1.CreateOptions{})
 		testkit.Must(t, err)
-		if hasSidecar(pod) {
+		if testkit.HasSidecar(pod) {
 			t.Fatal("an unannotated pod got the sidecar")
 		}
 		if got := webhookCalls(t, client); got != calls {
@@ -175,7 +174,7 @@ func twoReplicas(t *testing.T, r controlplane.Release) {
 		}
 		var pod corev1.Pod
 		testkit.Must(t, yaml.Unmarshal([]byte(stdout), &pod))
-		if !hasSidecar(&pod) || pod.Annotations[webhook.AnnotationStatus] != webhook.StatusInjected {
+		if !testkit.HasSidecar(&pod) || pod.Annotations[webhook.AnnotationStatus] != webhook.StatusInjected {
 			t.Errorf("kubectl printed a pod without the sidecar or the %s annotation:\n%s", webhook.AnnotationStatus, stdout)
 		}
 		if want := "Warning: " + string(goldenFile(t, "pod-plain.warnings")); !strings.Contains(stderr, want) {
@@ -208,7 +207,7 @@ func twoReplicas(t *testing.T, r controlplane.Release) {
 			return err == nil && len(pods.Items) == 2
 		})
 		for _, p := range pods.Items {
-			if !hasSidecar(&p) {
+			if !testkit.HasSidecar(&p) {
 				t.Errorf("pod %s of the Deployment has no sidecar", p.Name)
 			}
 		}
@@ -222,7 +221,7 @@ func twoReplicas(t *testing.T, r controlplane.Release) {
 		stopping.Wait()
 		pod, err := client.CoreV1().Pods("apps").Create(ctx, sidekiqPod(true), metav1.CreateOptions{})
 		testkit.Must(t, err)
-		if hasSidecar(pod) {
+		if testkit.HasSidecar(pod) {
 			t.Fatal("injected with no webhook running")
 		}
 	})
@@ -234,7 +233,7 @@ func twoReplicas(t *testing.T, r controlplane.Release) {
 		testkit.WaitFor(t, time.Minute, "the policy's warning", func() bool {
 			pod, err := warnClient.CoreV1().Pods("apps").Create(ctx, sidekiqPod(true), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 			testkit.Must(t, err)
-			if hasSidecar(pod) {
+			if testkit.HasSidecar(pod) {
 				t.Fatal("injected with no webhook running")
 			}
 			return slices.ContainsFunc(warnings.Take(), isPolicyWarning)
@@ -257,12 +256,12 @@ func twoReplicas(t *testing.T, r controlplane.Release) {
 		in.startReplica(t, in.port)
 		testkit.WaitFor(t, time.Minute, "the webhook injects again", func() bool {
 			pod, err := client.CoreV1().Pods("apps").Create(ctx, sidekiqPod(true), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
-			return err == nil && hasSidecar(pod)
+			return err == nil && testkit.HasSidecar(pod)
 		})
 		warnings.Take()
 		pod, err := warnClient.CoreV1().Pods("apps").Create(ctx, sidekiqPod(true), metav1.CreateOptions{})
 		testkit.Must(t, err)
-		if !hasSidecar(pod) {
+		if !testkit.HasSidecar(pod) {
 			t.Fatal("not injected with the webhook back up")
 		}
 		if got := warnings.Take(); slices.ContainsFunc(got, isPolicyWarning) {
@@ -307,15 +306,6 @@ func restricted(pod *corev1.Pod) *corev1.Pod {
 		}
 	}
 	return pod
-}
-
-func hasSidecar(pod *corev1.Pod) bool {
-	for _, c := range append(pod.Spec.InitContainers, pod.Spec.Containers...) {
-		if c.Name == contract.ContainerName {
-			return true
-		}
-	}
-	return false
 }
 
 // isPolicyWarning tells the chart's ValidatingAdmissionPolicy's message.

@@ -89,7 +89,7 @@ func startPolicyCluster(t *testing.T) *policyCluster {
 	for _, ns := range []string{webhookMode, policyMode, policyNonNative} {
 		testkit.WaitFor(t, time.Minute, "pods of "+ns+" are injected", func() bool {
 			pod, err := in.cp.Client.CoreV1().Pods(ns).Create(t.Context(), sidekiqPod(true), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
-			return err == nil && hasSidecar(pod)
+			return err == nil && testkit.HasSidecar(pod)
 		})
 	}
 	return c
@@ -157,7 +157,7 @@ func (c *policyCluster) checkTokenSecretGone(t *testing.T) {
 	testkit.Must(t, err)
 	testkit.WaitFor(t, time.Minute, "annotated pods are injected again", func() bool {
 		pod, _, err := c.create(t, policyMode, sidekiqPod(true))
-		return err == nil && hasSidecar(pod)
+		return err == nil && testkit.HasSidecar(pod)
 	})
 }
 
@@ -331,7 +331,7 @@ func (c *policyCluster) checkDeployment(t *testing.T) {
 	}
 	setToken(got, "token")
 	setToken(want, "token")
-	if !hasSidecar(got) {
+	if !testkit.HasSidecar(got) {
 		t.Fatal("the Deployment's pod has no sidecar in policy mode")
 	}
 	if !equality.Semantic.DeepEqual(got, want) {

@@ -66,7 +66,7 @@ func caRotationUnderLoad(t *testing.T, r controlplane.Release) {
 		case err != nil:
 			failed++
 			t.Errorf("pod %d: %v", created, err)
-		case !hasSidecar(pod):
+		case !testkit.HasSidecar(pod):
 			unmutated++
 		}
 		switch n := cas(); {

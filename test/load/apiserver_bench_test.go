@@ -31,7 +31,6 @@ import (
 	crlog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"sidekiq-probe.io/sidekiq-probe/contract"
 	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
 	"sidekiq-probe.io/sidekiq-probe/test/controlplane"
 	"sidekiq-probe.io/sidekiq-probe/test/testcert"
@@ -105,7 +104,7 @@ func BenchmarkAPIServerPodCreate(b *testing.B) {
 		deadline := time.Now().Add(30 * time.Second)
 		for {
 			got, err := client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
-			if err == nil && injected(got) {
+			if err == nil && testkit.HasSidecar(got) {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -174,7 +173,7 @@ func createPods(b *testing.B, client kubernetes.Interface, ns string, pod *corev
 		wg.Go(func() {
 			for range next {
 				got, err := client.CoreV1().Pods(ns).Create(context.Background(), pod, metav1.CreateOptions{})
-				if err == nil && injected(got) != wantInjected {
+				if err == nil && testkit.HasSidecar(got) != wantInjected {
 					err = fmt.Errorf("pod %s: injected %v, want %v", got.Name, !wantInjected, wantInjected)
 				}
 				if err != nil {
@@ -297,15 +296,6 @@ func installPolicyMode(b *testing.B, cp *controlplane.ControlPlane) {
 		"--namespace", "sidekiq-probe", "--create-namespace", "--kubeconfig", kubeconfig,
 		"--set", "mode=policy", "--set", "sidecarImage.repository=sidekiq-probe", "--set", "sidecarImage.tag=bench",
 		"--set-json", `webhook.namespaceSelector.matchExpressions=[{"key":"`+policyLabel+`","operator":"Exists"}]`)
-}
-
-func injected(pod *corev1.Pod) bool {
-	for _, c := range append(pod.Spec.InitContainers, pod.Spec.Containers...) {
-		if c.Name == contract.ContainerName {
-			return true
-		}
-	}
-	return false
 }
 
 // benchPod is the pod of the webhook benchmarks' review, made creatable on

@@ -11,7 +11,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"sidekiq-probe.io/sidekiq-probe/contract"
 	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
 	"sidekiq-probe.io/sidekiq-probe/test/controlplane"
 	"sidekiq-probe.io/sidekiq-probe/webhook"
@@ -78,20 +77,11 @@ func TestServe_BehindRealAPIServer(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := hasSidecar(pod); got != tc.injected {
+			if got := testkit.HasSidecar(pod); got != tc.injected {
 				t.Fatalf("sidecar present: %v, want %v", got, tc.injected)
 			}
 		})
 	}
-}
-
-func hasSidecar(pod *corev1.Pod) bool {
-	for _, c := range append(pod.Spec.InitContainers, pod.Spec.Containers...) {
-		if c.Name == contract.ContainerName {
-			return true
-		}
-	}
-	return false
 }
 
 // installLikeTheChart creates what the Helm chart would: the namespaces, the

@@ -45,7 +45,7 @@ func TestServe_BehindRealAPIServerWithCertManagerSecret(t *testing.T) {
 	injected := func() bool {
 		pod, err := pods.Create(ctx, sidekiqPod(map[string]string{webhook.AnnotationInject: "true"}),
 			metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
-		return err == nil && hasSidecar(pod)
+		return err == nil && testkit.HasSidecar(pod)
 	}
 	testkit.WaitFor(t, 30*time.Second, "the API server to call serve and get the sidecar", injected)
 
