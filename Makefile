@@ -57,7 +57,9 @@ K8S_TOOLS   := $(BIN)/k8s/kube-apiserver $(BIN)/k8s/etcd $(BIN)/k8s/kube-control
 
 # The oldest Kubernetes the chart accepts (Chart.yaml's kubeVersion) with the
 # etcd of its release, from hack/k8s-tools-1.30 into bin/k8s-1.30/: the
-# API-server e2e tests (test/e2e) run on it too (about 5 minutes cold).
+# API-server e2e tests (test/e2e) run on it too. Cold, with an empty build
+# cache: kube-apiserver 393 CPU seconds (about 4 minutes on 2 quiet cores),
+# etcd 14, kube-controller-manager 90; 2.5 GB of build cache.
 K8S_OLDEST_VERSION := v1.30.14
 K8S_OLDEST_BUILD   := cd hack/k8s-tools-1.30 && go build -trimpath -ldflags '$(call k8s_ldflags,$(K8S_OLDEST_VERSION))'
 K8S_TOOLS          += $(BIN)/k8s-1.30/kube-apiserver $(BIN)/k8s-1.30/etcd $(BIN)/k8s-1.30/kube-controller-manager
