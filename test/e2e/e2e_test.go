@@ -271,18 +271,10 @@ func twoReplicas(t *testing.T, r controlplane.Release) {
 }
 
 func sidekiqPod(annotated bool) *corev1.Pod {
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{GenerateName: "worker-"},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{
-			Name: "worker", Image: "app:1", Command: []string{"bundle", "exec", "sidekiq"},
-			Env: []corev1.EnvVar{{Name: "REDIS_URL", Value: "redis://redis:6379/0"}},
-		}}},
+	if !annotated {
+		return testkit.SidekiqPod(nil)
 	}
-	if annotated {
-		withAnnotation(pod, webhook.AnnotationInject, "true")
-		withAnnotation(pod, webhook.AnnotationMaxJobSeconds, "30")
-	}
-	return pod
+	return testkit.SidekiqPod(map[string]string{webhook.AnnotationInject: "true", webhook.AnnotationMaxJobSeconds: "30"})
 }
 
 func withAnnotation(pod *corev1.Pod, key, value string) *corev1.Pod {

@@ -36,7 +36,7 @@ func TestServe_BehindRealAPIServer(t *testing.T) {
 	// The API server picks up the new caBundle within a moment.
 	var lastErr error
 	testkit.WaitFor(t, 30*time.Second, "the API server trusts the webhook", func() bool {
-		_, lastErr = pods.Create(ctx, sidekiqPod(nil), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		_, lastErr = pods.Create(ctx, testkit.SidekiqPod(nil), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 		return lastErr == nil
 	})
 	if lastErr != nil {
@@ -67,7 +67,7 @@ func TestServe_BehindRealAPIServer(t *testing.T) {
 			if tc.dryRun {
 				opts.DryRun = []string{metav1.DryRunAll}
 			}
-			pod, err := pods.Create(ctx, sidekiqPod(tc.annotations), opts)
+			pod, err := pods.Create(ctx, testkit.SidekiqPod(tc.annotations), opts)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("error %v, want one containing %q", err, tc.wantErr)

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"testing"
 
+	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
 	"sidekiq-probe.io/sidekiq-probe/webhook"
 )
 
@@ -14,7 +15,7 @@ func BenchmarkServe_Admission(b *testing.B) {
 	dir, roots := writeTestCert(b)
 	deps := Deps{Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	r := start(b, testConfig(dir), deps, roots, "localhost")
-	pod := sidekiqPod(map[string]string{webhook.AnnotationInject: "true"})
+	pod := testkit.SidekiqPod(map[string]string{webhook.AnnotationInject: "true"})
 	for b.Loop() {
 		if resp := review(b, r, "apps", pod); len(resp.Patch) == 0 {
 			b.Fatal("no patch")

@@ -43,7 +43,7 @@ func TestServe_BehindRealAPIServerWithCertManagerSecret(t *testing.T) {
 
 	pods := cp.Client.CoreV1().Pods("apps")
 	injected := func() bool {
-		pod, err := pods.Create(ctx, sidekiqPod(map[string]string{webhook.AnnotationInject: "true"}),
+		pod, err := pods.Create(ctx, testkit.SidekiqPod(map[string]string{webhook.AnnotationInject: "true"}),
 			metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 		return err == nil && testkit.HasSidecar(pod)
 	}

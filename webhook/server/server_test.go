@@ -97,21 +97,21 @@ func TestServe_AdmitsOverTLS(t *testing.T) {
 		t.Errorf("/healthz: %d", got)
 	}
 
-	injected := review(t, r, "apps", sidekiqPod(map[string]string{webhook.AnnotationInject: "true"}))
+	injected := review(t, r, "apps", testkit.SidekiqPod(map[string]string{webhook.AnnotationInject: "true"}))
 	if !injected.Allowed || injected.PatchType == nil || !bytes.Contains(injected.Patch, []byte("sidekiq-probe")) {
 		t.Errorf("annotated pod: want a patch adding the sidecar, got allowed=%v patch=%s", injected.Allowed, injected.Patch)
 	}
-	untouched := review(t, r, "apps", sidekiqPod(nil))
+	untouched := review(t, r, "apps", testkit.SidekiqPod(nil))
 	if !untouched.Allowed || len(untouched.Patch) != 0 {
 		t.Errorf("unannotated pod: want allowed without patch, got allowed=%v patch=%s", untouched.Allowed, untouched.Patch)
 	}
-	denied := review(t, r, "apps", sidekiqPod(map[string]string{
+	denied := review(t, r, "apps", testkit.SidekiqPod(map[string]string{
 		webhook.AnnotationInject: "true", webhook.AnnotationContainer: "nope",
 	}))
 	if denied.Allowed || !strings.Contains(denied.Result.Message, webhook.AnnotationContainer) {
 		t.Errorf("bad annotation: want a denial naming %s, got allowed=%v %q", webhook.AnnotationContainer, denied.Allowed, denied.Result.Message)
 	}
-	own := review(t, r, cfg.Namespace, sidekiqPod(map[string]string{webhook.AnnotationInject: "true"}))
+	own := review(t, r, cfg.Namespace, testkit.SidekiqPod(map[string]string{webhook.AnnotationInject: "true"}))
 	if !own.Allowed || len(own.Patch) != 0 {
 		t.Errorf("pod in the webhook's namespace: want allowed untouched, got patch=%s", own.Patch)
 	}
@@ -254,17 +254,6 @@ func testConfig(certDir string) Config {
 		LogLevel:  slog.LevelDebug,
 		Namespace: "sidekiq-probe",
 		Webhook:   webhook.Options{SidecarImage: "sidekiq-probe:test", NativeSidecar: true, DefaultMaxJobSeconds: 60},
-	}
-}
-
-func sidekiqPod(annotations map[string]string) *corev1.Pod {
-	return &corev1.Pod{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
-		ObjectMeta: metav1.ObjectMeta{GenerateName: "worker-", Annotations: annotations},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{
-			Name: "worker", Image: "app:1", Command: []string{"bundle", "exec", "sidekiq"},
-			Env: []corev1.EnvVar{{Name: "REDIS_URL", Value: "redis://redis:6379/0"}},
-		}}},
 	}
 }
 
