@@ -40,7 +40,7 @@ func (o *Observer) findEmbedded(ctx context.Context, s *Snapshot) error {
 		}
 		if o.fill(&p, reads[i]); p.Heartbeat != nil && p.Heartbeat.Embedded {
 			s.Embedded = append(s.Embedded, p)
-			o.rememberEmbedded(p)
+			o.rememberIn(&o.embedded, p)
 		}
 	}
 	return nil
@@ -56,15 +56,6 @@ func (o *Observer) hostOf(identity string) (Process, bool) {
 	}
 	proc, ok := o.Proc.Lookup(pid)
 	return Process{Process: proc, Identity: identity}, ok
-}
-
-func (o *Observer) rememberEmbedded(p Process) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.embedded == nil {
-		o.embedded = map[int]knownIdentity{}
-	}
-	o.embedded[p.PID] = knownIdentity{identity: p.Identity, started: p.Started}
 }
 
 // knownEmbedded are the embedded Sidekiqs found earlier whose host is still

@@ -112,13 +112,17 @@ func (o *Observer) forgetExcept(procs []procfs.Process) {
 	}
 }
 
-func (o *Observer) remember(p Process) {
+func (o *Observer) remember(p Process) { o.rememberIn(&o.known, p) }
+
+// rememberIn records p's identity in *m (known or embedded), by pid, with
+// the process's start so that a reused pid does not inherit it.
+func (o *Observer) rememberIn(m *map[int]knownIdentity, p Process) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.known == nil {
-		o.known = map[int]knownIdentity{}
+	if *m == nil {
+		*m = map[int]knownIdentity{}
 	}
-	o.known[p.PID] = knownIdentity{identity: p.Identity, started: p.Started}
+	(*m)[p.PID] = knownIdentity{identity: p.Identity, started: p.Started}
 }
 
 func (o *Observer) key(k string) string {

@@ -1,16 +1,11 @@
 package webhook
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"testing"
 
-	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 )
 
 // hugePod is an annotated pod whose Sidekiq container has envFrom sources
@@ -63,25 +58,6 @@ func BenchmarkMutate_Huge(b *testing.B) {
 // hostile shapes.
 func BenchmarkHandle_Huge(b *testing.B) {
 	for _, s := range hugeShapes {
-		b.Run(s.name, func(b *testing.B) {
-			raw, err := json.Marshal(hugePod(s.envFrom, s.annotations))
-			if err != nil {
-				b.Fatal(err)
-			}
-			h, err := NewHandler(Options{SidecarImage: "img", NativeSidecar: true, DefaultMaxJobSeconds: 60}, "system")
-			if err != nil {
-				b.Fatal(err)
-			}
-			req := admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
-				Kind: metav1.GroupVersionKind{Version: "v1", Kind: "Pod"}, Operation: admissionv1.Create,
-				Namespace: "shop", Object: runtime.RawExtension{Raw: raw},
-			}}
-			b.ReportAllocs()
-			for b.Loop() {
-				if resp := h.Handle(context.Background(), req); !resp.Allowed || len(resp.Patches) == 0 {
-					b.Fatalf("not patched: %+v", resp.Result)
-				}
-			}
-		})
+		b.Run(s.name, func(b *testing.B) { benchHandle(b, hugePod(s.envFrom, s.annotations)) })
 	}
 }
