@@ -3,7 +3,6 @@ package webhook
 import (
 	"bytes"
 	"encoding/json"
-	"path/filepath"
 	"slices"
 	"testing"
 
@@ -17,7 +16,7 @@ import (
 // order of its members as written. The seeds are those of
 // FuzzPruneUnchanged, pruned and whole.
 func FuzzSetAsideAdditions(f *testing.F) {
-	inputs, _ := filepath.Glob("testdata/*.in.yaml")
+	inputs := goldenFiles(f, ".in.yaml")
 	for _, in := range inputs {
 		for _, native := range []bool{true, false} {
 			if raw, original, mutated, ok := patchInputs(f, readJSON(f, in), native); ok {

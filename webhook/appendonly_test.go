@@ -20,10 +20,7 @@ import (
 // golden input, each list of the input must be, element by element, the
 // same prefix of the mutation's list at the same place.
 func TestMutateObject_AppendsOnly(t *testing.T) {
-	inputs, err := filepath.Glob("testdata/*.in.yaml")
-	if err != nil || len(inputs) == 0 {
-		t.Fatalf("no golden inputs in testdata/: %v", err)
-	}
+	inputs := goldenFiles(t, ".in.yaml")
 	for _, path := range inputs {
 		name := strings.TrimSuffix(filepath.Base(path), ".in.yaml")
 		t.Run(name, func(t *testing.T) {

@@ -1,7 +1,6 @@
 package webhook
 
 import (
-	"path/filepath"
 	"reflect"
 	"testing"
 
@@ -15,7 +14,7 @@ import (
 // server reads, the webhook must read too, and read the same. Inputs the
 // API server refuses never reach a webhook, so only that direction counts.
 func FuzzDecodeJSON(f *testing.F) {
-	inputs, _ := filepath.Glob("testdata/*.in.yaml")
+	inputs := goldenFiles(f, ".in.yaml")
 	for _, in := range inputs {
 		f.Add(readJSON(f, in))
 	}

@@ -3,7 +3,6 @@ package webhook
 import (
 	"encoding/json"
 	"errors"
-	"path/filepath"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -14,7 +13,7 @@ import (
 // Mutate and MutateObject: they must never panic, fail only with an
 // *InvalidError, and Mutate(Mutate(p)) must equal Mutate(p).
 func FuzzMutate(f *testing.F) {
-	inputs, _ := filepath.Glob("testdata/*.in.yaml")
+	inputs := goldenFiles(f, ".in.yaml")
 	for _, in := range inputs {
 		f.Add(readJSON(f, in))
 	}

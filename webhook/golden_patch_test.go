@@ -26,10 +26,7 @@ import (
 // answered without a patch has no .patch.json. The patch applied to the
 // input must give <case>.out.yaml.
 func TestHandler_GoldenPatch(t *testing.T) {
-	outputs, err := filepath.Glob("testdata/*.out.yaml")
-	if err != nil || len(outputs) == 0 {
-		t.Fatalf("no golden outputs in testdata/: %v", err)
-	}
+	outputs := goldenFiles(t, ".out.yaml")
 	for _, out := range outputs {
 		base := strings.TrimSuffix(out, ".out.yaml")
 		name := filepath.Base(base)

@@ -41,10 +41,7 @@ func (fixedRandom) Read(p []byte) (int, error) {
 // warnings (one per line) in <case>.warnings when there are any, and for an
 // invalid input the expected error text in <case>.err instead.
 func TestMutateObject_Golden(t *testing.T) {
-	inputs, err := filepath.Glob("testdata/*.in.yaml")
-	if err != nil || len(inputs) == 0 {
-		t.Fatalf("no golden inputs in testdata/: %v", err)
-	}
+	inputs := goldenFiles(t, ".in.yaml")
 	for _, in := range inputs {
 		name := strings.TrimSuffix(filepath.Base(in), ".in.yaml")
 		t.Run(name, func(t *testing.T) {
@@ -160,4 +157,15 @@ func writeGolden(t *testing.T, path, content string) {
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// goldenFiles are testdata's golden files ending in suffix (".in.yaml",
+// ".out.yaml"): the cases every golden-driven test and fuzz seed walks.
+func goldenFiles(tb testing.TB, suffix string) []string {
+	tb.Helper()
+	files, err := filepath.Glob("testdata/*" + suffix)
+	if err != nil || len(files) == 0 {
+		tb.Fatalf("no golden %s files in testdata/: %v", suffix, err)
+	}
+	return files
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -19,7 +18,7 @@ import (
 // golden inputs and the benchmark pod, each with its real original and
 // mutated encodings, as createPatch sees them.
 func FuzzPruneUnchanged(f *testing.F) {
-	inputs, _ := filepath.Glob("testdata/*.in.yaml")
+	inputs := goldenFiles(f, ".in.yaml")
 	for _, in := range inputs {
 		for _, native := range []bool{true, false} {
 			addPatchInputs(f, readJSON(f, in), native)
