@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -17,59 +16,23 @@ import (
 	"time"
 
 	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
-	"sidekiq-probe.io/sidekiq-probe/test/testcert"
+	"sidekiq-probe.io/sidekiq-probe/internal/testserve"
 )
-
-// serveProcess is the real binary serving on loopback with a test
-// certificate for localhost.
-type serveProcess struct {
-	cmd    *exec.Cmd
-	port   int
-	health string
-	roots  *x509.CertPool
-	logs   *testkit.SyncBuffer
-	exited chan error // receives Wait's result; put it back after taking it
-}
 
 // startServe builds and runs `sidekiq-probe-webhook serve` with extra flags
 // and waits until it is ready. The process is killed when the test ends.
-func startServe(t *testing.T, extra ...string) *serveProcess {
+func startServe(t *testing.T, extra ...string) *testserve.Process {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "sidekiq-probe-webhook")
 	testkit.Must(t, testkit.GoBuild(bin, "./cmd/sidekiq-probe-webhook"))
-	certDir := t.TempDir()
-	p := &serveProcess{port: testkit.FreePort(t), health: "127.0.0.1:" + strconv.Itoa(testkit.FreePort(t)),
-		roots: testcert.Write(t, certDir, "localhost"), logs: &testkit.SyncBuffer{}, exited: make(chan error, 1)}
-	args := append([]string{"serve", "--port", strconv.Itoa(p.port), "--cert-dir", certDir,
-		"--health-addr", p.health, "--metrics-addr", "127.0.0.1:" + strconv.Itoa(testkit.FreePort(t)),
-		"--namespace", "sidekiq-probe", "--sidecar-image", "sidekiq-probe:test"}, extra...)
-	p.cmd = exec.Command(bin, args...)
-	p.cmd.Stderr = p.logs
-	testkit.Must(t, p.cmd.Start())
-	go func() { p.exited <- p.cmd.Wait() }()
-	t.Cleanup(func() {
-		p.cmd.Process.Kill()
-		<-p.exited
-	})
-	testkit.WaitFor(t, 30*time.Second, "serve is ready", func() bool { return p.readyz() == http.StatusOK })
-	return p
-}
-
-// readyz is the status /readyz answers, or 0 when nothing answers.
-func (p *serveProcess) readyz() int {
-	resp, err := http.Get("http://" + p.health + "/readyz")
-	if err != nil {
-		return 0
-	}
-	resp.Body.Close()
-	return resp.StatusCode
+	return testserve.Start(t, bin, extra...)
 }
 
 // TestServe_SIGTERM runs the real binary: the first SIGTERM waits for a
 // request still in flight, a second one exits at once.
 func TestServe_SIGTERM(t *testing.T) {
 	p := startServe(t, "--shutdown-delay=0s") // the wait below is for the request, not the delay
-	port, roots, logs, cmd, exited := p.port, p.roots, p.logs, p.cmd, p.exited
+	port, roots, logs, cmd, exited := p.Port, p.Roots, p.Logs, p.Cmd, p.Exited
 
 	// A request whose body never arrives keeps the webhook server busy. It
 	// asks for "100 Continue", which the server sends only once the handler
@@ -118,31 +81,31 @@ func TestServe_ShutdownDelay(t *testing.T) {
 	// Long enough that the request below falls inside it on a loaded
 	// machine; the test only orders events, it never times them.
 	p := startServe(t, "--shutdown-delay=10s")
-	if got := p.admit(t); got != "" {
+	if got := admit(t, p); got != "" {
 		t.Fatalf("before SIGTERM: %s", got)
 	}
 
-	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.Cmd.Process.Signal(syscall.SIGTERM)
 	testkit.WaitFor(t, 30*time.Second, "the shutdown is logged", func() bool {
-		return bytes.Contains(p.logs.Bytes(), []byte("shutting down: unready"))
+		return bytes.Contains(p.Logs.Bytes(), []byte("shutting down: unready"))
 	})
-	if got := p.readyz(); got != http.StatusServiceUnavailable {
+	if got := p.Readyz(); got != http.StatusServiceUnavailable {
 		t.Errorf("/readyz after SIGTERM: %d, want 503", got)
 	}
-	if got := p.admit(t); got != "" {
-		t.Errorf("an admission request during --shutdown-delay: %s\n%s", got, p.logs.Bytes())
+	if got := admit(t, p); got != "" {
+		t.Errorf("an admission request during --shutdown-delay: %s\n%s", got, p.Logs.Bytes())
 	}
 
 	select {
-	case err := <-p.exited:
-		p.exited <- err // for the cleanup
+	case err := <-p.Exited:
+		p.Exited <- err // for the cleanup
 		if err != nil {
-			t.Fatalf("serve exited with %v after the delay, want status 0\n%s", err, p.logs.Bytes())
+			t.Fatalf("serve exited with %v after the delay, want status 0\n%s", err, p.Logs.Bytes())
 		}
 	case <-time.After(time.Minute):
-		t.Fatalf("serve still runs a minute after SIGTERM with --shutdown-delay=10s\n%s", p.logs.Bytes())
+		t.Fatalf("serve still runs a minute after SIGTERM with --shutdown-delay=10s\n%s", p.Logs.Bytes())
 	}
-	logs := string(p.logs.Bytes())
+	logs := string(p.Logs.Bytes())
 	last := -1
 	for _, msg := range []string{"shutting down: unready", "pod injected", "shutdown delay over", `"msg":"stopped"`} {
 		i := strings.Index(logs[last+1:], msg)
@@ -155,16 +118,16 @@ func TestServe_ShutdownDelay(t *testing.T) {
 
 // admit sends an annotated pod's AdmissionReview over a new TLS connection
 // and returns "" when serve answered it with a patch, else what went wrong.
-func (p *serveProcess) admit(t *testing.T) string {
+func admit(t *testing.T, p *testserve.Process) string {
 	t.Helper()
 	review := `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1","operation":"CREATE",` +
 		`"namespace":"apps","kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},` +
 		`"object":{"apiVersion":"v1","kind":"Pod","metadata":{"generateName":"worker-","annotations":{"sidekiq-probe.io/inject":"true"}},` +
 		`"spec":{"containers":[{"name":"worker","image":"app:1","command":["bundle","exec","sidekiq"]}]}}}}`
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-		DisableKeepAlives: true, TLSClientConfig: &tls.Config{RootCAs: p.roots, ServerName: "localhost"},
+		DisableKeepAlives: true, TLSClientConfig: &tls.Config{RootCAs: p.Roots, ServerName: "localhost"},
 	}}
-	resp, err := client.Post("https://127.0.0.1:"+strconv.Itoa(p.port)+"/mutate-v1-pod", "application/json", strings.NewReader(review))
+	resp, err := client.Post("https://127.0.0.1:"+strconv.Itoa(p.Port)+"/mutate-v1-pod", "application/json", strings.NewReader(review))
 	if err != nil {
 		return err.Error()
 	}

@@ -4,15 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -21,7 +18,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 
 	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
-	"sidekiq-probe.io/sidekiq-probe/test/testcert"
+	"sidekiq-probe.io/sidekiq-probe/internal/testserve"
 )
 
 // TestWebhook_Hostile runs the real `sidekiq-probe-webhook serve` over TLS,
@@ -140,7 +137,7 @@ func TestWebhook_Hostile(t *testing.T) {
 			}
 		},
 		"a TLS 1.2 client offering only CBC-SHA1 suites fails the handshake": func(t *testing.T, s *webhookServe) {
-			conn, err := tls.Dial("tcp", s.addr, &tls.Config{RootCAs: s.roots, ServerName: "localhost", MaxVersion: tls.VersionTLS12,
+			conn, err := tls.Dial("tcp", s.Addr, &tls.Config{RootCAs: s.Roots, ServerName: "localhost", MaxVersion: tls.VersionTLS12,
 				CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA,
 					tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA, tls.TLS_RSA_WITH_AES_128_CBC_SHA}})
 			if err == nil {
@@ -152,7 +149,7 @@ func TestWebhook_Hostile(t *testing.T) {
 			}
 		},
 		"a TLS 1.2 client offering ECDHE with AES-GCM is served": func(t *testing.T, s *webhookServe) {
-			conn, err := tls.Dial("tcp", s.addr, &tls.Config{RootCAs: s.roots, ServerName: "localhost", MaxVersion: tls.VersionTLS12,
+			conn, err := tls.Dial("tcp", s.Addr, &tls.Config{RootCAs: s.Roots, ServerName: "localhost", MaxVersion: tls.VersionTLS12,
 				CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256}})
 			testkit.Must(t, err)
 			conn.Close()
@@ -179,55 +176,30 @@ func TestWebhook_Hostile(t *testing.T) {
 	}
 }
 
-// webhookServe is one `serve` process on loopback with a test certificate.
+// webhookServe is one `serve` process, and a client that speaks to it as
+// the API server does.
 type webhookServe struct {
-	cmd    *exec.Cmd
-	addr   string
-	roots  *x509.CertPool
+	*testserve.Process
 	client *http.Client
-	logs   *testkit.SyncBuffer
 }
 
 func webhookStart(t *testing.T, bin string) *webhookServe {
 	t.Helper()
-	certDir := t.TempDir()
-	port, health := testkit.FreePort(t), "127.0.0.1:"+strconv.Itoa(testkit.FreePort(t))
-	s := &webhookServe{addr: "127.0.0.1:" + strconv.Itoa(port), roots: testcert.Write(t, certDir, "localhost"), logs: &testkit.SyncBuffer{}}
-	s.cmd = exec.Command(bin, "serve", "--port", strconv.Itoa(port), "--cert-dir", certDir, "--health-addr", health,
-		"--metrics-addr", "127.0.0.1:"+strconv.Itoa(testkit.FreePort(t)), "--namespace", "sidekiq-probe", "--sidecar-image", "sidekiq-probe:test")
-	s.cmd.Stderr = s.logs
-	testkit.Must(t, s.cmd.Start())
-	exited := make(chan struct{})
-	go func() { s.cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		s.cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("serve's logs:\n%s", s.logs)
-		}
-	})
+	s := &webhookServe{Process: testserve.Start(t, bin)}
 	// Like the API server's client: HTTP/2 over TLS.
 	s.client = &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{ForceAttemptHTTP2: true,
-		TLSClientConfig: &tls.Config{RootCAs: s.roots, ServerName: "localhost"}}}
+		TLSClientConfig: &tls.Config{RootCAs: s.Roots, ServerName: "localhost"}}}
 	t.Cleanup(s.client.CloseIdleConnections)
-	testkit.WaitFor(t, 30*time.Second, "serve is ready", func() bool {
-		resp, err := http.Get("http://" + health + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
 	return s
 }
 
 func (s *webhookServe) peakRSS(t *testing.T) int {
-	return testkit.StatusKiB(t, s.cmd.Process.Pid, "VmHWM")
+	return testkit.StatusKiB(t, s.Cmd.Process.Pid, "VmHWM")
 }
 
 func (s *webhookServe) dial(t *testing.T) *tls.Conn {
 	t.Helper()
-	conn, err := tls.Dial("tcp", s.addr, &tls.Config{RootCAs: s.roots, ServerName: "localhost", NextProtos: []string{"http/1.1"}})
+	conn, err := tls.Dial("tcp", s.Addr, &tls.Config{RootCAs: s.Roots, ServerName: "localhost", NextProtos: []string{"http/1.1"}})
 	testkit.Must(t, err)
 	t.Cleanup(func() { conn.Close() })
 	return conn
@@ -236,7 +208,7 @@ func (s *webhookServe) dial(t *testing.T) *tls.Conn {
 // post sends a review as the API server does, with query (its timeout).
 func (s *webhookServe) post(t *testing.T, query string, body []byte) *http.Response {
 	t.Helper()
-	resp, err := s.client.Post("https://"+s.addr+"/mutate-v1-pod"+query, "application/json", bytes.NewReader(body))
+	resp, err := s.client.Post("https://"+s.Addr+"/mutate-v1-pod"+query, "application/json", bytes.NewReader(body))
 	testkit.Must(t, err)
 	return resp
 }
