@@ -22,8 +22,9 @@ func (Secret) GoString() string             { return "(hidden)" }
 func (Secret) LogValue() slog.Value         { return slog.StringValue("(hidden)") }
 func (Secret) MarshalText() ([]byte, error) { return []byte("(hidden)"), nil }
 
-// Token lengths: the webhook writes 128 random bits (22 to 32 characters);
-// by hand, `openssl rand -hex 16` gives 32. The upper bound keeps the header
+// Token lengths: the webhook writes 256 random bits (43 characters) and
+// keeps tokens of 22 to 256; policy mode's Secret gives 32 characters; by
+// hand, `openssl rand -hex 16` gives 32. The upper bound keeps the header
 // well inside maxHeaderBytes.
 const (
 	minTokenLen = 16
