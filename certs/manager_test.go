@@ -21,8 +21,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"sidekiq-probe.io/sidekiq-probe/internal/testcontrolplane"
 	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
-	"sidekiq-probe.io/sidekiq-probe/test/controlplane"
 )
 
 const (
@@ -37,7 +37,7 @@ const (
 // configuration with two webhooks and no caBundle.
 func cluster(t *testing.T, precreate bool) kubernetes.Interface {
 	t.Helper()
-	client := controlplane.Start(t).Client
+	client := testcontrolplane.Start(t).Client
 	ctx := t.Context()
 	testkit.Must(t, apply(ctx, client, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: testNamespace}}))
 	if precreate {

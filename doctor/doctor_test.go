@@ -16,7 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"sidekiq-probe.io/sidekiq-probe/doctor"
-	"sidekiq-probe.io/sidekiq-probe/test/controlplane"
+	"sidekiq-probe.io/sidekiq-probe/internal/testcontrolplane"
 	"sidekiq-probe.io/sidekiq-probe/webhook"
 )
 
@@ -33,7 +33,7 @@ type want struct {
 type names struct{ webhook, app string }
 
 func TestDoctor_OnARealAPIServer(t *testing.T) {
-	cp := controlplane.Start(t)
+	cp := testcontrolplane.Start(t)
 	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
 	if err := os.WriteFile(kubeconfig, cp.KubeConfig, 0o600); err != nil {
 		t.Fatal(err)

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"sidekiq-probe.io/sidekiq-probe/internal/testcert"
 	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
-	"sidekiq-probe.io/sidekiq-probe/test/testcert"
 )
 
 // Process is one serve process, ready when Start returns.

@@ -5,20 +5,20 @@ import (
 	"path/filepath"
 	"testing"
 
-	"sidekiq-probe.io/sidekiq-probe/test/controlplane"
+	"sidekiq-probe.io/sidekiq-probe/internal/testcontrolplane"
 )
 
 // cluster is a real kube-apiserver (and etcd) that helm installs into.
 type cluster struct {
-	*controlplane.ControlPlane
+	*testcontrolplane.ControlPlane
 	kubeconfig string
 }
 
 // startCluster starts an API server for the test (the newest release unless
 // an option says otherwise); it stops with the test.
-func startCluster(t *testing.T, opts ...controlplane.Option) *cluster {
+func startCluster(t *testing.T, opts ...testcontrolplane.Option) *cluster {
 	t.Helper()
-	cp := controlplane.Start(t, opts...)
+	cp := testcontrolplane.Start(t, opts...)
 	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
 	if err := os.WriteFile(kubeconfig, cp.KubeConfig, 0o600); err != nil {
 		t.Fatal(err)

@@ -13,8 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"sidekiq-probe.io/sidekiq-probe/contract"
+	"sidekiq-probe.io/sidekiq-probe/internal/testcontrolplane"
 	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
-	"sidekiq-probe.io/sidekiq-probe/test/controlplane"
 )
 
 // kinds lists the rendered objects as "Kind name".
@@ -227,13 +227,13 @@ func TestMode_SwitchingModesIsAnUpgrade(t *testing.T) {
 // naming mode=webhook.
 func TestMode_PolicyInstallFailsOnTheOldestTestedRelease(t *testing.T) {
 	t.Parallel()
-	c := startCluster(t, controlplane.WithRelease(controlplane.Oldest))
+	c := startCluster(t, testcontrolplane.WithRelease(testcontrolplane.Oldest))
 	out, err := helm(t, "install", release, chartDir, "--create-namespace", "--set", "mode=policy",
 		"--kubeconfig", c.kubeconfig, "--namespace", namespace)
 	if err == nil || !strings.Contains(err.Error(), "mode=policy needs Kubernetes 1.36 or later") ||
-		!strings.Contains(err.Error(), "mode=webhook") || !strings.Contains(err.Error(), controlplane.Oldest.Version) {
+		!strings.Contains(err.Error(), "mode=webhook") || !strings.Contains(err.Error(), testcontrolplane.Oldest.Version) {
 		t.Fatalf("helm install --set mode=policy on %s: %v\n%s\nwant a failure saying 1.36 is needed and naming mode=webhook",
-			controlplane.Oldest.Version, err, out)
+			testcontrolplane.Oldest.Version, err, out)
 	}
 	secrets, err := c.Client.CoreV1().Secrets(namespace).List(t.Context(), metav1.ListOptions{})
 	if err == nil && len(secrets.Items) != 0 {

@@ -9,12 +9,12 @@ import (
 
 	"sigs.k8s.io/yaml"
 
-	"sidekiq-probe.io/sidekiq-probe/test/controlplane"
+	"sidekiq-probe.io/sidekiq-probe/internal/testcontrolplane"
 )
 
 // The chart accepts exactly the releases the API-server tests run on: its
-// kubeVersion floor is controlplane.Oldest, which test/e2e runs on next to
-// controlplane.Newest.
+// kubeVersion floor is testcontrolplane.Oldest, which test/e2e runs on next
+// to testcontrolplane.Newest.
 func TestChart_KubeVersionIsTheOldestTestedRelease(t *testing.T) {
 	t.Parallel()
 	raw, err := os.ReadFile(filepath.Join(chartDir, "Chart.yaml"))
@@ -27,14 +27,14 @@ func TestChart_KubeVersionIsTheOldestTestedRelease(t *testing.T) {
 	if err := yaml.Unmarshal(raw, &chart); err != nil {
 		t.Fatal(err)
 	}
-	if want := ">=" + minor(t, controlplane.Oldest.Version) + ".0-0"; chart.KubeVersion != want {
+	if want := ">=" + minor(t, testcontrolplane.Oldest.Version) + ".0-0"; chart.KubeVersion != want {
 		t.Errorf("Chart.yaml's kubeVersion is %q, want %q: the oldest release the e2e tests run on", chart.KubeVersion, want)
 	}
 }
 
 func TestChart_RendersForTheTestedReleasesAndRefusesOlder(t *testing.T) {
 	t.Parallel()
-	floor := minor(t, controlplane.Oldest.Version)
+	floor := minor(t, testcontrolplane.Oldest.Version)
 	major, m, _ := strings.Cut(floor, ".")
 	n, err := strconv.Atoi(m)
 	if err != nil {
@@ -45,8 +45,8 @@ func TestChart_RendersForTheTestedReleasesAndRefusesOlder(t *testing.T) {
 		kubeVersion string
 		refused     bool
 	}{
-		"the oldest tested release is accepted":     {kubeVersion: controlplane.Oldest.Version},
-		"the newest tested release is accepted":     {kubeVersion: controlplane.Newest.Version},
+		"the oldest tested release is accepted":     {kubeVersion: testcontrolplane.Oldest.Version},
+		"the newest tested release is accepted":     {kubeVersion: testcontrolplane.Newest.Version},
 		"the minor release below the oldest is not": {kubeVersion: below, refused: true},
 	}
 	for name, tc := range tests {
@@ -67,14 +67,14 @@ func TestChart_RendersForTheTestedReleasesAndRefusesOlder(t *testing.T) {
 // API server refuses any object of an API it does not serve.
 func TestChart_InstallsOnTheOldestTestedRelease(t *testing.T) {
 	t.Parallel()
-	c := startCluster(t, controlplane.WithRelease(controlplane.Oldest))
+	c := startCluster(t, testcontrolplane.WithRelease(testcontrolplane.Oldest))
 	c.helm(t, "install", release, chartDir, "--create-namespace")
 }
 
 // The READMEs name the same floor as the chart.
 func TestDocs_NameTheOldestTestedRelease(t *testing.T) {
 	t.Parallel()
-	want := "Kubernetes " + minor(t, controlplane.Oldest.Version) + " or later"
+	want := "Kubernetes " + minor(t, testcontrolplane.Oldest.Version) + " or later"
 	for _, path := range []string{filepath.Join("..", "..", "README.md"), filepath.Join(chartDir, "README.md")} {
 		raw, err := os.ReadFile(path)
 		if err != nil {

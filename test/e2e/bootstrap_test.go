@@ -14,8 +14,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"sidekiq-probe.io/sidekiq-probe/certs"
+	"sidekiq-probe.io/sidekiq-probe/internal/testcontrolplane"
 	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
-	"sidekiq-probe.io/sidekiq-probe/test/controlplane"
 	"sidekiq-probe.io/sidekiq-probe/webhook"
 )
 
@@ -27,7 +27,7 @@ func TestChart_RacingReplicasBootstrapOneCA(t *testing.T) {
 	forEachRelease(t, racingReplicasBootstrapOneCA)
 }
 
-func racingReplicasBootstrapOneCA(t *testing.T, r controlplane.Release) {
+func racingReplicasBootstrapOneCA(t *testing.T, r testcontrolplane.Release) {
 	in := installOn(t, r)
 	ctx := t.Context()
 	client := in.cp.Client

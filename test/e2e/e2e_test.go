@@ -20,8 +20,8 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
+	"sidekiq-probe.io/sidekiq-probe/internal/testcontrolplane"
 	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
-	"sidekiq-probe.io/sidekiq-probe/test/controlplane"
 	"sidekiq-probe.io/sidekiq-probe/webhook"
 )
 
@@ -39,7 +39,7 @@ func TestChart_TwoReplicas(t *testing.T) {
 	forEachRelease(t, twoReplicas)
 }
 
-func twoReplicas(t *testing.T, r controlplane.Release) {
+func twoReplicas(t *testing.T, r testcontrolplane.Release) {
 	in := installOn(t, r, goldenSidecarImage...)
 	a, b := in.startReplica(t, in.port), in.startReplica(t, testkit.FreePort(t))
 	ctx := t.Context()

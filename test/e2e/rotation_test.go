@@ -10,8 +10,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"sidekiq-probe.io/sidekiq-probe/internal/testcontrolplane"
 	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
-	"sidekiq-probe.io/sidekiq-probe/test/controlplane"
 	"sidekiq-probe.io/sidekiq-probe/webhook"
 )
 
@@ -23,7 +23,7 @@ func TestChart_CARotationUnderLoad(t *testing.T) {
 	forEachRelease(t, caRotationUnderLoad)
 }
 
-func caRotationUnderLoad(t *testing.T, r controlplane.Release) {
+func caRotationUnderLoad(t *testing.T, r testcontrolplane.Release) {
 	in := installOn(t, r)
 	ctx := t.Context()
 	client := in.cp.Client

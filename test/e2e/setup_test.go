@@ -33,8 +33,8 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/ptr"
 
+	"sidekiq-probe.io/sidekiq-probe/internal/testcontrolplane"
 	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
-	"sidekiq-probe.io/sidekiq-probe/test/controlplane"
 )
 
 const (
@@ -49,7 +49,7 @@ const (
 // installed is the chart applied to a fresh API server, with the webhook's
 // Service pointed at this machine.
 type installed struct {
-	cp         *controlplane.ControlPlane
+	cp         *testcontrolplane.ControlPlane
 	deployment *appsv1.Deployment // as rendered: its args are what serve runs with
 	kubeconfig string             // the chart's ServiceAccount
 	admin      string             // a kubeconfig acting as a cluster admin, for kubectl
@@ -59,13 +59,13 @@ type installed struct {
 // install is installOn the newest release.
 func install(t *testing.T, helmArgs ...string) *installed {
 	t.Helper()
-	return installOn(t, controlplane.Newest, helmArgs...)
+	return installOn(t, testcontrolplane.Newest, helmArgs...)
 }
 
 // forEachRelease runs test on both ends of the range of Kubernetes releases
 // the chart accepts, one after the other, as subtests named by version.
-func forEachRelease(t *testing.T, test func(*testing.T, controlplane.Release)) {
-	for _, r := range controlplane.Releases() {
+func forEachRelease(t *testing.T, test func(*testing.T, testcontrolplane.Release)) {
+	for _, r := range testcontrolplane.Releases() {
 		t.Run(r.Version, func(t *testing.T) { test(t, r) })
 	}
 }
@@ -75,9 +75,9 @@ func forEachRelease(t *testing.T, test func(*testing.T, controlplane.Release)) {
 // the Service by an ExternalName to localhost: the API server refuses
 // loopback endpoints, and the Service name must stay the one the certificate
 // is issued for.
-func installOn(t *testing.T, r controlplane.Release, helmArgs ...string) *installed {
+func installOn(t *testing.T, r testcontrolplane.Release, helmArgs ...string) *installed {
 	t.Helper()
-	cp := controlplane.Start(t, controlplane.WithRelease(r))
+	cp := testcontrolplane.Start(t, testcontrolplane.WithRelease(r))
 	ctx := t.Context()
 	// The later --kube-version wins over render's.
 	objs := render(t, append([]string{"--kube-version", r.Version}, helmArgs...)...)
@@ -158,7 +158,7 @@ func chartDir(t *testing.T) string {
 
 // serviceAccountKubeconfig writes a kubeconfig that acts as the chart's
 // ServiceAccount, so serve runs with exactly the chart's RBAC.
-func serviceAccountKubeconfig(t *testing.T, cp *controlplane.ControlPlane, account string) string {
+func serviceAccountKubeconfig(t *testing.T, cp *testcontrolplane.ControlPlane, account string) string {
 	t.Helper()
 	token, err := cp.Client.CoreV1().ServiceAccounts(namespace).CreateToken(t.Context(), account,
 		&authenticationv1.TokenRequest{}, metav1.CreateOptions{})

@@ -31,9 +31,9 @@ import (
 	crlog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"sidekiq-probe.io/sidekiq-probe/internal/testcert"
+	"sidekiq-probe.io/sidekiq-probe/internal/testcontrolplane"
 	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
-	"sidekiq-probe.io/sidekiq-probe/test/controlplane"
-	"sidekiq-probe.io/sidekiq-probe/test/testcert"
 	"sidekiq-probe.io/sidekiq-probe/webhook"
 )
 
@@ -62,7 +62,7 @@ func BenchmarkAPIServerPodCreate(b *testing.B) {
 	// The no-op webhook logs through controller-runtime, which would
 	// otherwise print a stack trace to say no logger was set.
 	crlog.SetLogger(logr.Discard())
-	cp := controlplane.Start(b)
+	cp := testcontrolplane.Start(b)
 	certDir := b.TempDir()
 	testcert.Write(b, certDir, "localhost")
 	url := startServe(b, certDir, "").url
@@ -287,7 +287,7 @@ const policyLabel = "bench.sidekiq-probe.io/policy-mode"
 // installPolicyMode installs the chart with `helm install --set mode=policy`
 // (the real helm) into cp, selecting only the namespaces with policyLabel,
 // with the sidecar image our webhook injects here.
-func installPolicyMode(b *testing.B, cp *controlplane.ControlPlane) {
+func installPolicyMode(b *testing.B, cp *testcontrolplane.ControlPlane) {
 	kubeconfig := filepath.Join(b.TempDir(), "kubeconfig")
 	if err := os.WriteFile(kubeconfig, cp.KubeConfig, 0o600); err != nil {
 		b.Fatal(err)

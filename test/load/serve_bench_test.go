@@ -23,8 +23,8 @@ import (
 	"testing"
 	"time"
 
+	"sidekiq-probe.io/sidekiq-probe/internal/testcert"
 	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
-	"sidekiq-probe.io/sidekiq-probe/test/testcert"
 )
 
 // BenchmarkServeTLS sends the 6 KB Rails worker review of the webhook

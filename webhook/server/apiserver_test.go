@@ -11,8 +11,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"sidekiq-probe.io/sidekiq-probe/internal/testcontrolplane"
 	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
-	"sidekiq-probe.io/sidekiq-probe/test/controlplane"
 	"sidekiq-probe.io/sidekiq-probe/webhook"
 )
 
@@ -22,7 +22,7 @@ import (
 // that matches the certificate (an ExternalName Service pointing at
 // localhost, since the API server refuses loopback endpoints).
 func TestServe_BehindRealAPIServer(t *testing.T) {
-	cp := controlplane.Start(t)
+	cp := testcontrolplane.Start(t)
 	ctx := t.Context()
 	cfg := testConfig(t.TempDir())
 	cfg.ManageCerts = true

@@ -14,9 +14,9 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"sidekiq-probe.io/sidekiq-probe/internal/testcert"
+	"sidekiq-probe.io/sidekiq-probe/internal/testcontrolplane"
 	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
-	"sidekiq-probe.io/sidekiq-probe/test/controlplane"
-	"sidekiq-probe.io/sidekiq-probe/test/testcert"
 	"sidekiq-probe.io/sidekiq-probe/webhook"
 )
 
@@ -27,7 +27,7 @@ import (
 // ca.crt as caBundle (what cert-manager's CA injector writes), before and
 // after a renewal swaps the mounted files.
 func TestServe_BehindRealAPIServerWithCertManagerSecret(t *testing.T) {
-	cp := controlplane.Start(t)
+	cp := testcontrolplane.Start(t)
 	ctx := t.Context()
 	cfg := testConfig(t.TempDir())
 	cfg.WebhookConfig, cfg.ServiceName = "sidekiq-probe", "sidekiq-probe-webhook"

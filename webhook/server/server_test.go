@@ -21,8 +21,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"sidekiq-probe.io/sidekiq-probe/internal/testcert"
 	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
-	"sidekiq-probe.io/sidekiq-probe/test/testcert"
 	"sidekiq-probe.io/sidekiq-probe/webhook"
 )
 

@@ -1,4 +1,4 @@
-package controlplane
+package testcontrolplane
 
 import (
 	"path/filepath"

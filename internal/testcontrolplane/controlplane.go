@@ -1,8 +1,9 @@
-// Package controlplane starts a real kube-apiserver backed by a real etcd for
-// tests, through controller-runtime's envtest. The binaries are the ones
+// Package testcontrolplane starts a real kube-apiserver backed by a real etcd
+// for tests, through controller-runtime's envtest. The binaries are the ones
 // `make tools` builds from hack/k8s-tools into bin/k8s/, and for the oldest
 // release the chart accepts from hack/k8s-tools-1.30 into bin/k8s-1.30/.
-package controlplane
+// Tests of production packages use it, so it lives under internal/.
+package testcontrolplane
 
 import (
 	"os"
