@@ -27,10 +27,21 @@ type keyPair struct {
 // little behind ours still accepts a certificate issued a moment ago.
 const backdate = 5 * time.Minute
 
-// newCA creates a self-signed CA valid for lifetime from now.
+// newCA creates the webhook's self-signed CA, valid for lifetime from now.
 func newCA(random io.Reader, now time.Time, lifetime time.Duration) (*keyPair, error) {
+	return selfSignedCA(random, fmt.Sprintf("sidekiq-probe-webhook-ca@%d", now.Unix()), now, lifetime)
+}
+
+// newLeaf creates the webhook's serving certificate for dnsNames signed by
+// ca.
+func newLeaf(random io.Reader, ca *keyPair, dnsNames []string, now time.Time, lifetime time.Duration) (*keyPair, error) {
+	return issue(random, ca, Leaf{CommonName: dnsNames[0], DNSNames: dnsNames, Lifetime: lifetime}, now)
+}
+
+// selfSignedCA creates a CA named commonName, valid for lifetime from now.
+func selfSignedCA(random io.Reader, commonName string, now time.Time, lifetime time.Duration) (*keyPair, error) {
 	tmpl := &x509.Certificate{
-		Subject:               pkix.Name{CommonName: fmt.Sprintf("sidekiq-probe-webhook-ca@%d", now.Unix())},
+		Subject:               pkix.Name{CommonName: commonName},
 		NotBefore:             now.Add(-backdate),
 		NotAfter:              now.Add(lifetime),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
@@ -40,20 +51,25 @@ func newCA(random io.Reader, now time.Time, lifetime time.Duration) (*keyPair, e
 	return create(random, tmpl, nil)
 }
 
-// newLeaf creates a serving certificate for dnsNames signed by ca. It never
+// issue creates the certificate leaf describes, signed by ca. It never
 // outlives its CA.
-func newLeaf(random io.Reader, ca *keyPair, dnsNames []string, now time.Time, lifetime time.Duration) (*keyPair, error) {
-	notAfter := now.Add(lifetime)
+func issue(random io.Reader, ca *keyPair, leaf Leaf, now time.Time) (*keyPair, error) {
+	notAfter := now.Add(leaf.Lifetime)
 	if notAfter.After(ca.cert.NotAfter) {
 		notAfter = ca.cert.NotAfter
 	}
+	usage := []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+	if leaf.Client {
+		usage = append(usage, x509.ExtKeyUsageClientAuth)
+	}
 	tmpl := &x509.Certificate{
-		Subject:     pkix.Name{CommonName: dnsNames[0]},
-		DNSNames:    dnsNames,
+		Subject:     pkix.Name{CommonName: leaf.CommonName, Organization: leaf.Organizations},
+		DNSNames:    leaf.DNSNames,
+		IPAddresses: leaf.IPs,
 		NotBefore:   now.Add(-backdate),
 		NotAfter:    notAfter,
 		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		ExtKeyUsage: usage,
 	}
 	return create(random, tmpl, ca)
 }
