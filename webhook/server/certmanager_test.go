@@ -49,9 +49,10 @@ func TestServe_BehindRealAPIServerWithCertManagerSecret(t *testing.T) {
 	}
 	testkit.WaitFor(t, 30*time.Second, "the API server to call serve and get the sidecar", injected)
 
-	// A renewal from the chart's selfSigned Issuer is a new certificate and
-	// so a new ca.crt: the kubelet swaps the files, the CA injector replaces
-	// the caBundle, and serve must reload through the swapped ..data link.
+	// A renewal that comes with a new CA, so a new ca.crt too (the harder
+	// case; under the chart's long-lived CA only tls.crt and tls.key
+	// change): the kubelet swaps the files, the CA injector replaces the
+	// caBundle, and serve must reload through the swapped ..data link.
 	renewed := certManagerSecret(t, dnsNames)
 	mountLikeTheKubelet(t, cfg.CertDir, renewed)
 	configs := cp.Client.AdmissionregistrationV1().MutatingWebhookConfigurations()
@@ -83,15 +84,17 @@ func presents(port int, serverName string, caPEM []byte) bool {
 	return true
 }
 
-// certManagerSecret is what cert-manager stores for a Certificate from a
-// selfSigned Issuer: tls.crt, its ECDSA key as SEC1 "EC PRIVATE KEY" (the
-// default PKCS1 encoding), and ca.crt, which for a self-signed certificate
-// is the certificate itself.
+// certManagerSecret is what cert-manager stores for the chart's serving
+// Certificate, issued by a CA Issuer: tls.crt, its ECDSA key as SEC1 "EC
+// PRIVATE KEY" (the default PKCS1 encoding), and ca.crt, the CA that signed
+// it. Each call makes a new CA.
 func certManagerSecret(t *testing.T, dnsNames []string) map[string][]byte {
 	t.Helper()
 	dir := t.TempDir()
 	testcert.Write(t, dir, dnsNames...)
 	cert, err := os.ReadFile(filepath.Join(dir, "tls.crt"))
+	testkit.Must(t, err)
+	ca, err := os.ReadFile(filepath.Join(dir, "ca.crt"))
 	testkit.Must(t, err)
 	pkcs8, err := os.ReadFile(filepath.Join(dir, "tls.key"))
 	testkit.Must(t, err)
@@ -107,7 +110,7 @@ func certManagerSecret(t *testing.T, dnsNames []string) map[string][]byte {
 	return map[string][]byte{
 		"tls.crt": cert,
 		"tls.key": pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: sec1}),
-		"ca.crt":  cert,
+		"ca.crt":  ca,
 	}
 }
 
