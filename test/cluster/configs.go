@@ -134,7 +134,7 @@ contexts:
     cluster: local
     user: %s
 current-context: local
-`, server, b64(p.caPEM), user, b64(crt), b64(key), user)
+`, server, b64(p.caPEM()), user, b64(crt), b64(key), user)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}

@@ -10,6 +10,8 @@ import (
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"sidekiq-probe.io/sidekiq-probe/certs"
 )
 
 type controlPlanePorts struct{ etcd, etcdPeer, apiserver int }
@@ -67,20 +69,15 @@ func (c *Cluster) writePKI(s layout) (*pki, error) {
 	}
 	ips := []net.IP{net.ParseIP(NodeIP), net.ParseIP("127.0.0.1"), net.ParseIP("10.96.0.1")}
 	dns := []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}
-	certs := []struct {
-		name, cn string
-		orgs     []string
-	}{
-		{"admin", "admin", []string{"system:masters"}},
-		{"kubelet", "system:node:" + nodeName, []string{"system:nodes"}},
+	leaves := map[string]certs.Leaf{
+		"apiserver": {CommonName: "kube-apiserver", IPs: ips, DNSNames: dns},
+		"admin":     {CommonName: "admin", Organizations: []string{"system:masters"}},
+		"kubelet":   {CommonName: "system:node:" + nodeName, Organizations: []string{"system:nodes"}},
 		// The API server's client identity towards the kubelet (logs, exec).
-		{"apiserver-kubelet-client", "kube-apiserver-kubelet-client", []string{"system:masters"}},
+		"apiserver-kubelet-client": {CommonName: "kube-apiserver-kubelet-client", Organizations: []string{"system:masters"}},
 	}
-	if err := p.issue("apiserver", "kube-apiserver", nil, ips, dns); err != nil {
-		return nil, err
-	}
-	for _, cert := range certs {
-		if err := p.issue(cert.name, cert.cn, cert.orgs, nil, nil); err != nil {
+	for name, leaf := range leaves {
+		if err := p.issue(name, leaf); err != nil {
 			return nil, err
 		}
 	}
