@@ -165,7 +165,8 @@ BENCH     := set -o pipefail; go test -run '^$$' -timeout 15m
 
 .PHONY: bench
 bench: deps ## Run the benchmarks and print one table (raw output: bin/bench.txt).
-	$(BENCH) -bench 'BenchmarkAdmission|BenchmarkDiff' -benchtime 3000x -count 5 ./webhook/ | tee $(BENCH_OUT)
+	$(BENCH) -bench BenchmarkAdmission -benchtime 3000x -count 5 ./webhook/ | tee $(BENCH_OUT)
+	$(BENCH) -bench BenchmarkPatch -benchtime 3000x -count 5 ./webhook/internal/jsondiff/ | tee -a $(BENCH_OUT)
 	$(BENCH) -bench BenchmarkSidecarFootprint -benchtime 500x -count 3 ./probeserver/ | tee -a $(BENCH_OUT)
 	$(BENCH) -bench BenchmarkDetectionAndDrain -benchtime 1x ./probeserver/ | tee -a $(BENCH_OUT)
 	$(BENCH) -bench BenchmarkServeTLS -benchtime 20000x -count 3 ./test/load/ | tee -a $(BENCH_OUT)

@@ -12,7 +12,7 @@ import (
 	"sidekiq-probe.io/sidekiq-probe/contract"
 )
 
-// TestMutateObject_AppendsOnly holds the rule createPatch depends on: the
+// TestMutateObject_AppendsOnly holds the rule jsondiff.Patch depends on: the
 // mutation only appends to lists. jsonpatch compares lists by index, so a
 // mutation that inserted before an existing element (a sidecar first, a
 // volume before the user's) would subtract the wrong decoding-noise op and

@@ -21,22 +21,25 @@
 //   - Options: the webhook-wide flags (sidecar image, native sidecar,
 //     default max job seconds), checked by Options.Validate, and the source
 //     of randomness for tokens.
-//   - Handler: the admission.Handler for pod creation, and the
+//   - Handler: the admission.Handler for pod creation (handler.go), and the
 //     http.Handler that serves it (review.go: each review read once, with
-//     encoding/json/v2, decode.go). It reports every request as a Decision
-//     to its Observe func, which is where the server hangs logs and metrics.
+//     encoding/json/v2). It reports every request as a Decision to its
+//     Observe func, which is where the server hangs logs and metrics.
 //   - The bounds on each review ServeHTTP reads (Limits, limits.go): its
 //     deadline (deadline.go), its body's size, and its share of a memory
 //     budget (budget.go), charged by its size and shape (cost.go).
 //   - MutateObject: Mutate for a whole JSON object of any kind (Pod,
 //     Deployment, CronJob, ...), keeping every field it does not change;
 //     used by the inject command.
-//   - createPatch (patch.go): the JSON patch, diffed from the raw request
-//     with the decoding noise removed; no hand-built patch paths.
-//     pruneUnchanged (prune.go) first cuts what the mutation left alone,
-//     so the diffs only decode the few places it touched, and
-//     setAsideAdditions (additions.go) swaps each whole value the mutation
-//     added (the sidecar, the probes) for a placeholder the diff need not
-//     walk, put back into the patch as written. All of it holds only
-//     because the mutation appends to lists (TestMutateObject_AppendsOnly).
+//
+// How patches are made is not this package's business: jsondiff.Patch
+// (internal/jsondiff) takes the request's raw object, the pod as decoded
+// and the pod as mutated, and returns the operations. It holds only
+// because the mutation appends to lists (TestMutateObject_AppendsOnly).
+//
+// A request's way, from the route to the answer, is four files: server's
+// https.go serves Handler at Path; review.go's ServeHTTP reads the
+// review; handler.go's decide decodes the pod, calls Mutate (mutate.go)
+// and then jsondiff.Patch; review.go writes the answer. The bounds and
+// the mutation's steps are each one call on that way.
 package webhook

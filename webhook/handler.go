@@ -11,6 +11,8 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"sidekiq-probe.io/sidekiq-probe/webhook/internal/jsondiff"
 )
 
 // Result is what the handler answered.
@@ -141,7 +143,7 @@ func (h *Handler) decide(ctx context.Context, req admission.Request) (admission.
 	// and encoding the pod reads the rest without changing it.
 	mutated := *pod
 	mutated.ObjectMeta, mutated.Spec = out.ObjectMeta, out.Spec
-	ops, err := createPatch(req.Object.Raw, pod, &mutated)
+	ops, err := jsondiff.Patch(req.Object.Raw, pod, &mutated)
 	if err != nil {
 		err = fmt.Errorf("computing the patch: %w", err)
 		d.Result, d.Message = Errored, err.Error()

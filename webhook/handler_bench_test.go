@@ -10,7 +10,6 @@ import (
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
-	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
@@ -115,69 +114,4 @@ func withoutInjectAnnotation(b *testing.B, review []byte) []byte {
 		b.Fatal(err)
 	}
 	return out
-}
-
-// BenchmarkDiff compares, on the benchmark pod, the patch diff over the
-// whole documents with the diff after pruneUnchanged, and after
-// setAsideAdditions too (what createPatch does), in one run: all give the
-// same ops (FuzzPruneUnchanged, FuzzSetAsideAdditions).
-func BenchmarkDiff(b *testing.B) {
-	var r struct {
-		Request struct{ Object json.RawMessage }
-	}
-	if err := json.Unmarshal(testkit.CompactBenchReview(b), &r); err != nil {
-		b.Fatal(err)
-	}
-	var pod corev1.Pod
-	if err := json.Unmarshal(r.Request.Object, &pod); err != nil {
-		b.Fatal(err)
-	}
-	out, _, err := Mutate(&corev1.PodTemplateSpec{ObjectMeta: pod.ObjectMeta, Spec: pod.Spec}, Options{SidecarImage: "img", NativeSidecar: true, DefaultMaxJobSeconds: 60})
-	if err != nil {
-		b.Fatal(err)
-	}
-	mutated := pod
-	mutated.ObjectMeta, mutated.Spec = out.ObjectMeta, out.Spec
-	original, err := json.Marshal(&pod)
-	if err != nil {
-		b.Fatal(err)
-	}
-	mutatedJSON, err := json.Marshal(&mutated)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Run("whole", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := diffPatch(r.Request.Object, original, mutatedJSON); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("pruned", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := diffPatch(pruneUnchanged(r.Request.Object, original, mutatedJSON)); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("pruned-set-aside", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			pr, po, pm := pruneUnchanged(r.Request.Object, original, mutatedJSON)
-			pm, added := setAsideAdditions(pr, po, pm)
-			ops, err := diffPatch(pr, po, pm)
-			if err != nil {
-				b.Fatal(err)
-			}
-			restoreAdditions(ops, added)
-		}
-	})
-	b.Run("prune-only", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			pruneUnchanged(r.Request.Object, original, mutatedJSON)
-		}
-	})
 }

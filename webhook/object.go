@@ -7,6 +7,8 @@ import (
 
 	jsonpatch5 "github.com/evanphx/json-patch/v5"
 	corev1 "k8s.io/api/core/v1"
+
+	"sidekiq-probe.io/sidekiq-probe/webhook/internal/jsondiff"
 )
 
 // templatePaths says where each kind keeps its pod template; a Pod is its
@@ -56,7 +58,7 @@ func MutateObject(obj []byte, opts Options) ([]byte, Outcome, error) {
 		return obj, outcome, err
 	}
 
-	ops, err := createPatch(rawJSON, &tmpl, out)
+	ops, err := jsondiff.Patch(rawJSON, &tmpl, out)
 	if err != nil {
 		return nil, Outcome{}, err
 	}

@@ -1,4 +1,4 @@
-package webhook
+package jsondiff
 
 import (
 	"bytes"
@@ -93,7 +93,7 @@ func (a *additions) put(value []byte) []byte {
 
 // restoreAdditions puts the values set aside back into the ops that carry
 // their placeholders.
-func restoreAdditions(ops []jsonpatch.JsonPatchOperation, added additions) {
+func restoreAdditions(ops []jsonpatch.Operation, added additions) {
 	if len(added) == 0 {
 		return
 	}
