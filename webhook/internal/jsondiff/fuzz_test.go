@@ -18,17 +18,12 @@ import (
 func FuzzPatch(f *testing.F) {
 	addSeeds(f, false)
 	f.Fuzz(func(t *testing.T, raw, original, mutated []byte) {
-		if !json.Valid(raw) || !json.Valid(original) || !json.Valid(mutated) {
+		if !allValid(raw, original, mutated) {
 			return
 		}
 		want, errWant := jsondiff.Diff(raw, original, mutated)
 		got, errGot := jsondiff.Patch(raw, json.RawMessage(original), json.RawMessage(mutated))
-		if (errWant != nil) != (errGot != nil) {
-			t.Fatalf("error %v, Patch: %v", errWant, errGot)
-		}
-		if w, g := decodedOps(t, want), decodedOps(t, got); !slices.Equal(w, g) {
-			t.Fatalf("Patch is not the plain diff:\nplain: %q\nPatch: %q", w, g)
-		}
+		sameOps(t, "Patch", want, errWant, got, errGot)
 	})
 }
 
@@ -41,17 +36,12 @@ func FuzzPruneUnchanged(f *testing.F) {
 	f.Add([]byte(`{"a\u002fb":[{"k":"v"}],"x":"}"}`), []byte(`{"a/b":[{"k":"v"}]}`), []byte(`{"a/b":[{"k":"w"}],"x":"]"}`))
 
 	f.Fuzz(func(t *testing.T, raw, original, mutated []byte) {
-		if !json.Valid(raw) || !json.Valid(original) || !json.Valid(mutated) {
+		if !allValid(raw, original, mutated) {
 			return
 		}
 		want, errWant := jsondiff.Diff(raw, original, mutated)
 		got, errGot := jsondiff.Diff(jsondiff.PruneUnchanged(raw, original, mutated))
-		if (errWant != nil) != (errGot != nil) {
-			t.Fatalf("error %v, pruned: %v", errWant, errGot)
-		}
-		if w, g := decodedOps(t, want), decodedOps(t, got); !slices.Equal(w, g) {
-			t.Fatalf("pruning changed the patch:\nwhole:  %q\npruned: %q", w, g)
-		}
+		sameOps(t, "pruned", want, errWant, got, errGot)
 	})
 }
 
@@ -66,20 +56,36 @@ func FuzzSetAsideAdditions(f *testing.F) {
 	f.Add([]byte(`{"a":"\u0000added:0"}`), []byte(`{}`), []byte(`{"b":{"c":"\u0000added:0"}}`))
 
 	f.Fuzz(func(t *testing.T, raw, original, mutated []byte) {
-		if !json.Valid(raw) || !json.Valid(original) || !json.Valid(mutated) {
+		if !allValid(raw, original, mutated) {
 			return
 		}
 		want, errWant := jsondiff.Diff(raw, original, mutated)
 		m, added := jsondiff.SetAsideAdditions(raw, original, mutated)
 		got, errGot := jsondiff.Diff(raw, original, m)
-		if (errWant != nil) != (errGot != nil) {
-			t.Fatalf("error %v, set aside: %v", errWant, errGot)
-		}
 		jsondiff.RestoreAdditions(got, added)
-		if w, g := decodedOps(t, want), decodedOps(t, got); !slices.Equal(w, g) {
-			t.Fatalf("setting additions aside changed the patch:\nas is:     %q\nset aside: %q", w, g)
-		}
+		sameOps(t, "set aside", want, errWant, got, errGot)
 	})
+}
+
+func allValid(docs ...[]byte) bool {
+	for _, doc := range docs {
+		if !json.Valid(doc) {
+			return false
+		}
+	}
+	return true
+}
+
+// sameOps fails t unless got (from the shortcut named how) holds the ops
+// of want, the plain diff, and fails where it fails.
+func sameOps(t *testing.T, how string, want []jsonpatch.Operation, errWant error, got []jsonpatch.Operation, errGot error) {
+	t.Helper()
+	if (errWant != nil) != (errGot != nil) {
+		t.Fatalf("plain diff: error %v; %s: error %v", errWant, how, errGot)
+	}
+	if w, g := decodedOps(t, want), decodedOps(t, got); !slices.Equal(w, g) {
+		t.Fatalf("%s is not the plain diff:\nplain:  %q\n%s: %q", how, w, how, g)
+	}
 }
 
 // addSeeds adds the real inputs, and with pruned, each pruned too.
