@@ -17,6 +17,7 @@ import (
 
 	"sidekiq-probe.io/sidekiq-probe/doctor"
 	"sidekiq-probe.io/sidekiq-probe/internal/testcontrolplane"
+	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
 	"sidekiq-probe.io/sidekiq-probe/webhook"
 )
 
@@ -38,7 +39,7 @@ func TestDoctor_OnARealAPIServer(t *testing.T) {
 	if err := os.WriteFile(kubeconfig, cp.KubeConfig, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	healthy := sidekiqPod("healthy", true, nil, 100)
+	healthy := testkit.SidekiqPod(askedForInjection, testkit.Named("healthy"), enoughGrace, injected)
 
 	tests := map[string]struct {
 		notInstalled bool
@@ -89,7 +90,7 @@ func TestDoctor_OnARealAPIServer(t *testing.T) {
 			setup: func(t *testing.T, client kubernetes.Interface, ns names) {
 				unlabelled := ns.app + "-unlabelled"
 				createNamespace(t, client, unlabelled, false)
-				createPod(t, client, unlabelled, sidekiqPod("forgotten", false, nil, 100), nil)
+				createPod(t, client, unlabelled, testkit.SidekiqPod(askedForInjection, testkit.Named("forgotten"), enoughGrace), nil)
 			},
 			allNamespaces: true,
 			want:          []want{{doctor.CheckPodInjected, doctor.Fail, "kubectl label namespace"}},
@@ -102,7 +103,7 @@ func TestDoctor_OnARealAPIServer(t *testing.T) {
 					t.Fatal(err)
 				}
 				setAvailable(t, client, d, 0, time.Now().Add(-time.Hour))
-				createPod(t, client, ns.app, sidekiqPod("unprotected", false, nil, 100), nil)
+				createPod(t, client, ns.app, testkit.SidekiqPod(askedForInjection, testkit.Named("unprotected"), enoughGrace), nil)
 			},
 			want: []want{
 				{doctor.CheckDeployment, doctor.Fail, "0/2 replicas available"},
@@ -112,8 +113,8 @@ func TestDoctor_OnARealAPIServer(t *testing.T) {
 		},
 		"a grace period shorter than the annotations ask for fails": {
 			setup: func(t *testing.T, client kubernetes.Interface, ns names) {
-				long := map[string]string{webhook.AnnotationMaxJobSeconds: "300"}
-				createPod(t, client, ns.app, sidekiqPod("short-grace", true, long, 100), nil)
+				long := map[string]string{webhook.AnnotationInject: "true", webhook.AnnotationMaxJobSeconds: "300"}
+				createPod(t, client, ns.app, testkit.SidekiqPod(long, testkit.Named("short-grace"), enoughGrace, injected), nil)
 			},
 			want:     []want{{doctor.CheckGracePeriod, doctor.Fail, "terminationGracePeriodSeconds is 100, its annotations need 340"}},
 			wantCode: 1,
@@ -125,8 +126,8 @@ func TestDoctor_OnARealAPIServer(t *testing.T) {
 					s.ContainerStatuses[0].LastTerminationState = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
 						ExitCode: 137, Reason: "Error", FinishedAt: metav1.Now()}}
 				})
-				kubeletEvent(t, client, pod, "sidekiq", "Unhealthy", "Liveness probe failed: HTTP probe failed with statuscode: 503")
-				kubeletEvent(t, client, pod, "sidekiq", "Killing", "Container sidekiq failed liveness probe, will be restarted")
+				kubeletEvent(t, client, pod, "worker", "Unhealthy", "Liveness probe failed: HTTP probe failed with statuscode: 503")
+				kubeletEvent(t, client, pod, "worker", "Killing", "Container worker failed liveness probe, will be restarted")
 			},
 			want: []want{{doctor.CheckLivenessRestarts, doctor.Warn,
 				"restarted 2 times by its liveness probe, last ended"}},

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"io"
 	"log/slog"
-	"maps"
 	"testing"
 	"time"
 
@@ -17,7 +16,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"sidekiq-probe.io/sidekiq-probe/certs"
-	"sidekiq-probe.io/sidekiq-probe/contract"
+	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
 	"sidekiq-probe.io/sidekiq-probe/webhook"
 )
 
@@ -132,26 +131,15 @@ func createNamespace(t *testing.T, client kubernetes.Interface, name string, lab
 	t.Cleanup(func() { _ = client.CoreV1().Namespaces().Delete(context.Background(), name, metav1.DeleteOptions{}) })
 }
 
-// sidekiqPod is a running Sidekiq pod that asked for injection, with the
-// sidecar and annotations the webhook adds when injected is true.
-func sidekiqPod(name string, injected bool, annotations map[string]string, grace int64) *corev1.Pod {
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{webhook.AnnotationInject: "true"}},
-		Spec: corev1.PodSpec{
-			TerminationGracePeriodSeconds: ptr.To(grace),
-			Containers: []corev1.Container{{Name: "sidekiq", Image: "app:1",
-				Args: []string{"bundle", "exec", "sidekiq", "-t", "25"}}},
-		},
-	}
-	maps.Copy(pod.Annotations, annotations)
-	if injected {
-		pod.Annotations[webhook.AnnotationStatus] = webhook.StatusInjected
-		pod.Spec.ShareProcessNamespace = ptr.To(true)
-		pod.Spec.InitContainers = []corev1.Container{{Name: contract.ContainerName, Image: "sidekiq-probe/sidekiq-probe:test",
-			RestartPolicy: ptr.To(corev1.ContainerRestartPolicyAlways)}}
-	}
-	return pod
-}
+// The doctor's pods ask for injection (askedForInjection) and have the
+// grace period the default annotations need (enoughGrace: 60 s of job, 25 s
+// for Sidekiq's own shutdown, 15 s of margin); injected makes one look like
+// the webhook's output.
+var (
+	askedForInjection = map[string]string{webhook.AnnotationInject: "true"}
+	enoughGrace       = testkit.GracePeriod(100)
+	injected          = testkit.LooksInjected(webhook.AnnotationStatus, webhook.StatusInjected)
+)
 
 // createPod creates the pod and writes a running status through the status
 // subresource, as a kubelet would; edit changes that status first.

@@ -87,7 +87,7 @@ func readsEachSidecar(t *testing.T, client kubernetes.Interface) {
 			if ip == "" {
 				ip = "192.0.2.10"
 			}
-			createPod(t, client, ns.app, sidekiqPod("worker", true, nil, 100), func(s *corev1.PodStatus) {
+			createPod(t, client, ns.app, testkit.SidekiqPod(askedForInjection, testkit.Named("worker"), enoughGrace, injected), func(s *corev1.PodStatus) {
 				s.PodIP, s.PodIPs = ip, []corev1.PodIP{{IP: ip}}
 			})
 			cfg, err := doctor.ParseFlags([]string{"-n", ns.app, "--webhook-namespace", ns.webhook, "--webhook-config", ns.webhook}, io.Discard)

@@ -37,7 +37,7 @@ func TestValidationPolicy_OnARealAPIServer(t *testing.T) {
 
 	// The API server loads a new policy asynchronously.
 	testkit.WaitFor(t, time.Minute, "the policy to warn", func() bool {
-		_, err := createPod(ctx, client, "shop", sidekiqPod(true, false))
+		_, err := createPod(ctx, client, "shop", testkit.SidekiqPod(askedForInjection))
 		return err == nil && len(warnings.Take()) > 0
 	})
 
@@ -46,11 +46,11 @@ func TestValidationPolicy_OnARealAPIServer(t *testing.T) {
 		pod       *corev1.Pod
 		warned    bool
 	}{
-		"an annotated pod that was not injected is flagged": {"shop", sidekiqPod(true, false), true},
-		"an injected pod is not":                            {"shop", sidekiqPod(true, true), false},
-		"a pod without the annotation is not":               {"shop", sidekiqPod(false, false), false},
-		"a pod of an unlabelled namespace is not":           {"plain", sidekiqPod(true, false), false},
-		"a pod of the release namespace is not":             {namespace, sidekiqPod(true, false), false},
+		"an annotated pod that was not injected is flagged": {"shop", testkit.SidekiqPod(askedForInjection), true},
+		"an injected pod is not":                            {"shop", testkit.SidekiqPod(askedForInjection, injected), false},
+		"a pod without the annotation is not":               {"shop", testkit.SidekiqPod(nil), false},
+		"a pod of an unlabelled namespace is not":           {"plain", testkit.SidekiqPod(askedForInjection), false},
+		"a pod of the release namespace is not":             {namespace, testkit.SidekiqPod(askedForInjection), false},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -71,7 +71,7 @@ func TestValidationPolicy_OnARealAPIServer(t *testing.T) {
 	c.helm(t, "upgrade", release, chartDir, "--set-json", `validation.actions=["Deny"]`)
 	var denial error
 	testkit.WaitFor(t, time.Minute, "the policy to deny", func() bool {
-		_, denial = createPod(ctx, client, "shop", sidekiqPod(true, false))
+		_, denial = createPod(ctx, client, "shop", testkit.SidekiqPod(askedForInjection))
 		return denial != nil
 	})
 	if !strings.Contains(denial.Error(), "was not injected by the sidekiq-probe webhook") {
@@ -79,26 +79,12 @@ func TestValidationPolicy_OnARealAPIServer(t *testing.T) {
 	}
 }
 
-// sidekiqPod is a Sidekiq pod, annotated for injection or not, and looking
-// like the webhook's output or not.
-func sidekiqPod(annotated, injected bool) *corev1.Pod {
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{GenerateName: "sidekiq-", Annotations: map[string]string{}},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{
-			Name: "sidekiq", Image: "app", Command: []string{"bundle", "exec", "sidekiq"},
-		}}},
-	}
-	if annotated {
-		pod.Annotations[webhook.AnnotationInject] = "true"
-	}
-	if injected {
-		always := corev1.ContainerRestartPolicyAlways
-		pod.Spec.InitContainers = []corev1.Container{{Name: contract.ContainerName, Image: "probe", RestartPolicy: &always}}
-		pod.Spec.ShareProcessNamespace = ptr(true)
-		pod.Annotations[webhook.AnnotationStatus] = webhook.StatusInjected
-	}
-	return pod
-}
+// askedForInjection annotates a Sidekiq pod for injection; injected makes
+// it look like the webhook's output to the policy.
+var (
+	askedForInjection = map[string]string{webhook.AnnotationInject: "true"}
+	injected          = testkit.LooksInjected(webhook.AnnotationStatus, webhook.StatusInjected)
+)
 
 // createPod creates the pod as a server-side dry run: admission runs in full,
 // nothing is stored.

@@ -89,10 +89,10 @@ func racingReplicasBootstrapOneCA(t *testing.T, r testcontrolplane.Release) {
 	}}, metav1.CreateOptions{})
 	testkit.Must(t, err)
 	testkit.WaitFor(t, time.Minute, "the API server calls the webhook", func() bool {
-		pod, err := client.CoreV1().Pods("apps").Create(ctx, sidekiqPod(true), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		pod, err := client.CoreV1().Pods("apps").Create(ctx, testkit.SidekiqPod(askedForInjection), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 		return err == nil && testkit.HasSidecar(pod)
 	})
-	pod, err := client.CoreV1().Pods("apps").Create(ctx, sidekiqPod(true), metav1.CreateOptions{})
+	pod, err := client.CoreV1().Pods("apps").Create(ctx, testkit.SidekiqPod(askedForInjection), metav1.CreateOptions{})
 	testkit.Must(t, err)
 	if !testkit.HasSidecar(pod) {
 		t.Fatal("a pod created through the API server has no sidecar")

@@ -68,7 +68,7 @@ func twoReplicas(t *testing.T, r testcontrolplane.Release) {
 		testkit.Must(t, err)
 	}
 	testkit.WaitFor(t, time.Minute, "the API server calls the webhook", func() bool {
-		pod, err := client.CoreV1().Pods("apps").Create(ctx, sidekiqPod(true), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		pod, err := client.CoreV1().Pods("apps").Create(ctx, testkit.SidekiqPod(askedForInjection), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 		return err == nil && testkit.HasSidecar(pod)
 	})
 
@@ -80,30 +80,30 @@ func twoReplicas(t *testing.T, r testcontrolplane.Release) {
 		wantErr   string
 	}{
 		"an annotated pod in a labelled namespace gets the sidecar": {
-			namespace: "apps", pod: sidekiqPod(true), injected: true,
+			namespace: "apps", pod: testkit.SidekiqPod(askedForInjection), injected: true,
 		},
 		"a server-side dry run (kubectl --dry-run=server) sees the injection": {
-			namespace: "apps", pod: sidekiqPod(true), dryRun: true, injected: true,
+			namespace: "apps", pod: testkit.SidekiqPod(askedForInjection), dryRun: true, injected: true,
 		},
 		"an unannotated pod is untouched": {
-			namespace: "apps", pod: sidekiqPod(false),
+			namespace: "apps", pod: testkit.SidekiqPod(nil),
 		},
 		"an annotated pod in an unlabelled namespace is untouched": {
-			namespace: "unlabelled", pod: sidekiqPod(true),
+			namespace: "unlabelled", pod: testkit.SidekiqPod(askedForInjection),
 		},
 		"an annotated pod in the webhook's own namespace is untouched": {
-			namespace: namespace, pod: sidekiqPod(true),
+			namespace: namespace, pod: testkit.SidekiqPod(askedForInjection),
 		},
 		"an inject annotation other than true or false still reaches the webhook, which denies it": {
-			namespace: "apps", pod: withAnnotation(sidekiqPod(false), webhook.AnnotationInject, "yes"),
+			namespace: "apps", pod: testkit.SidekiqPod(map[string]string{webhook.AnnotationInject: "yes"}),
 			wantErr: `denied the request: ` + webhook.AnnotationInject + `: "yes" is not accepted`,
 		},
 		"an invalid annotation is denied with the webhook's message": {
-			namespace: "apps", pod: withAnnotation(sidekiqPod(true), webhook.AnnotationContainer, "nope"),
+			namespace: "apps", pod: testkit.SidekiqPod(map[string]string{webhook.AnnotationInject: "true", webhook.AnnotationContainer: "nope"}),
 			wantErr: `denied the request: ` + webhook.AnnotationContainer + `: "nope" is not accepted`,
 		},
 		"a compliant pod stays compliant with Pod Security restricted after injection": {
-			namespace: "restricted", pod: restricted(sidekiqPod(true)), injected: true,
+			namespace: "restricted", pod: restricted(testkit.SidekiqPod(askedForInjection)), injected: true,
 		},
 	}
 	for name, tc := range tests {
@@ -128,7 +128,7 @@ func twoReplicas(t *testing.T, r testcontrolplane.Release) {
 
 	t.Run("the API server does not call the webhook for a pod without the inject annotation", func(t *testing.T) {
 		calls, excluded := webhookCalls(t, client), matchExclusions(t, client)
-		pod, err := client.CoreV1().Pods("apps").Create(ctx, sidekiqPod(false), metav1.CreateOptions{})
+		pod, err := client.CoreV1().Pods("apps").Create(ctx, testkit.SidekiqPod(nil), metav1.CreateOptions{})
 		testkit.Must(t, err)
 		if testkit.HasSidecar(pod) {
 			t.Fatal("an unannotated pod got the sidecar")
@@ -188,7 +188,7 @@ func twoReplicas(t *testing.T, r testcontrolplane.Release) {
 	t.Run("an annotated Deployment's pods get the sidecar (through kube-controller-manager)", func(t *testing.T) {
 		in.cp.StartControllerManager(t)
 		labels := map[string]string{"app": "worker"}
-		pod := sidekiqPod(true)
+		pod := testkit.SidekiqPod(askedForInjection)
 		_, err := client.AppsV1().Deployments("apps").Create(ctx, &appsv1.Deployment{
 			ObjectMeta: metav1.ObjectMeta{Name: "worker"},
 			Spec: appsv1.DeploymentSpec{
@@ -219,7 +219,7 @@ func twoReplicas(t *testing.T, r testcontrolplane.Release) {
 		stopping.Go(a.stop)
 		stopping.Go(b.stop)
 		stopping.Wait()
-		pod, err := client.CoreV1().Pods("apps").Create(ctx, sidekiqPod(true), metav1.CreateOptions{})
+		pod, err := client.CoreV1().Pods("apps").Create(ctx, testkit.SidekiqPod(askedForInjection), metav1.CreateOptions{})
 		testkit.Must(t, err)
 		if testkit.HasSidecar(pod) {
 			t.Fatal("injected with no webhook running")
@@ -231,7 +231,7 @@ func twoReplicas(t *testing.T, r testcontrolplane.Release) {
 	warnings, warnClient := testkit.WarningClient(t, in.cp.Config)
 	t.Run("with the webhook down, the validation policy warns about the uninjected pod", func(t *testing.T) {
 		testkit.WaitFor(t, time.Minute, "the policy's warning", func() bool {
-			pod, err := warnClient.CoreV1().Pods("apps").Create(ctx, sidekiqPod(true), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+			pod, err := warnClient.CoreV1().Pods("apps").Create(ctx, testkit.SidekiqPod(askedForInjection), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 			testkit.Must(t, err)
 			if testkit.HasSidecar(pod) {
 				t.Fatal("injected with no webhook running")
@@ -244,7 +244,7 @@ func twoReplicas(t *testing.T, r testcontrolplane.Release) {
 		setFailurePolicy(t, client, admissionregistrationv1.Fail)
 		var err error
 		testkit.WaitFor(t, time.Minute, "pods are rejected", func() bool {
-			_, err = client.CoreV1().Pods("apps").Create(ctx, sidekiqPod(true), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+			_, err = client.CoreV1().Pods("apps").Create(ctx, testkit.SidekiqPod(askedForInjection), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 			return err != nil
 		})
 		if want := `failed calling webhook "pods.sidekiq-probe.io"`; !strings.Contains(err.Error(), want) {
@@ -255,11 +255,11 @@ func twoReplicas(t *testing.T, r testcontrolplane.Release) {
 	t.Run("with the webhook back up, the validation policy flags nothing", func(t *testing.T) {
 		in.startReplica(t, in.port)
 		testkit.WaitFor(t, time.Minute, "the webhook injects again", func() bool {
-			pod, err := client.CoreV1().Pods("apps").Create(ctx, sidekiqPod(true), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+			pod, err := client.CoreV1().Pods("apps").Create(ctx, testkit.SidekiqPod(askedForInjection), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 			return err == nil && testkit.HasSidecar(pod)
 		})
 		warnings.Take()
-		pod, err := warnClient.CoreV1().Pods("apps").Create(ctx, sidekiqPod(true), metav1.CreateOptions{})
+		pod, err := warnClient.CoreV1().Pods("apps").Create(ctx, testkit.SidekiqPod(askedForInjection), metav1.CreateOptions{})
 		testkit.Must(t, err)
 		if !testkit.HasSidecar(pod) {
 			t.Fatal("not injected with the webhook back up")
@@ -270,20 +270,9 @@ func twoReplicas(t *testing.T, r testcontrolplane.Release) {
 	})
 }
 
-func sidekiqPod(annotated bool) *corev1.Pod {
-	if !annotated {
-		return testkit.SidekiqPod(nil)
-	}
-	return testkit.SidekiqPod(map[string]string{webhook.AnnotationInject: "true", webhook.AnnotationMaxJobSeconds: "30"})
-}
-
-func withAnnotation(pod *corev1.Pod, key, value string) *corev1.Pod {
-	if pod.Annotations == nil {
-		pod.Annotations = map[string]string{}
-	}
-	pod.Annotations[key] = value
-	return pod
-}
+// askedForInjection are the annotations of the tests' Sidekiq pods that
+// ask for the sidecar (testkit.SidekiqPod copies them).
+var askedForInjection = map[string]string{webhook.AnnotationInject: "true", webhook.AnnotationMaxJobSeconds: "30"}
 
 // restricted makes pod meet Pod Security "restricted" on its own.
 func restricted(pod *corev1.Pod) *corev1.Pod {

@@ -88,7 +88,7 @@ func startPolicyCluster(t *testing.T) *policyCluster {
 	// Policies and webhook configurations take effect asynchronously.
 	for _, ns := range []string{webhookMode, policyMode, policyNonNative} {
 		testkit.WaitFor(t, time.Minute, "pods of "+ns+" are injected", func() bool {
-			pod, err := in.cp.Client.CoreV1().Pods(ns).Create(t.Context(), sidekiqPod(true), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+			pod, err := in.cp.Client.CoreV1().Pods(ns).Create(t.Context(), testkit.SidekiqPod(askedForInjection), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 			return err == nil && testkit.HasSidecar(pod)
 		})
 	}
@@ -143,20 +143,20 @@ func (c *policyCluster) checkTokenSecretGone(t *testing.T) {
 	testkit.Must(t, secrets.Delete(t.Context(), name, metav1.DeleteOptions{}))
 	var denial error
 	testkit.WaitFor(t, time.Minute, "annotated pods are denied", func() bool {
-		_, _, denial = c.create(t, policyMode, sidekiqPod(true))
+		_, _, denial = c.create(t, policyMode, testkit.SidekiqPod(askedForInjection))
 		return denial != nil
 	})
 	if want := "check the Secret " + name + " in namespace " + namespace; !strings.Contains(denial.Error(), want) {
 		t.Errorf("denial %q, want it to say %q", denial, want)
 	}
-	if _, _, err := c.create(t, policyMode, sidekiqPod(false)); err != nil {
+	if _, _, err := c.create(t, policyMode, testkit.SidekiqPod(nil)); err != nil {
 		t.Errorf("a pod without the annotation: %v, want it created", err)
 	}
 	saved.ResourceVersion, saved.UID = "", ""
 	_, err = secrets.Create(t.Context(), saved, metav1.CreateOptions{})
 	testkit.Must(t, err)
 	testkit.WaitFor(t, time.Minute, "annotated pods are injected again", func() bool {
-		pod, _, err := c.create(t, policyMode, sidekiqPod(true))
+		pod, _, err := c.create(t, policyMode, testkit.SidekiqPod(askedForInjection))
 		return err == nil && testkit.HasSidecar(pod)
 	})
 }
@@ -171,7 +171,7 @@ func (c *policyCluster) checkFinalState(t *testing.T) {
 	var warnings []string
 	var denial error
 	testkit.WaitFor(t, time.Minute, "pods are no longer injected", func() bool {
-		_, warnings, denial = c.create(t, policyMode, sidekiqPod(true))
+		_, warnings, denial = c.create(t, policyMode, testkit.SidekiqPod(askedForInjection))
 		return denial != nil
 	})
 	if want := "(policy.failurePolicy Fail): check the Secret"; !strings.Contains(denial.Error(), want) {
@@ -240,8 +240,7 @@ func (c *policyCluster) checkRandomCommands(t *testing.T) {
 	outcomes := map[string]int{}
 	defer func() { t.Logf("random commands: %v", outcomes) }()
 	for i := range 200 {
-		pod := sidekiqPod(true)
-		pod.GenerateName, pod.Name = "", fmt.Sprintf("random-%d", i)
+		pod := testkit.SidekiqPod(askedForInjection, testkit.Named(fmt.Sprintf("random-%d", i)))
 		worker := pod.Spec.Containers[0]
 		pod.Spec.Containers = []corev1.Container{worker, worker}
 		pod.Spec.Containers[1].Name = "other"

@@ -38,7 +38,7 @@ func caRotationUnderLoad(t *testing.T, r testcontrolplane.Release) {
 	in.startReplica(t, in.port, fast...)
 	in.startReplica(t, testkit.FreePort(t), fast...)
 	testkit.WaitFor(t, time.Minute, "the API server calls the webhook", func() bool {
-		_, err := client.CoreV1().Pods("apps").Create(ctx, sidekiqPod(true), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		_, err := client.CoreV1().Pods("apps").Create(ctx, testkit.SidekiqPod(askedForInjection), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 		return err == nil
 	})
 
@@ -58,8 +58,7 @@ func caRotationUnderLoad(t *testing.T, r testcontrolplane.Release) {
 		// server does not retry a generated name that is taken, and among
 		// the hundreds of pods here a collision happened in one run of five
 		// on 1.30.14 ("already exists"), which is no failure of ours.
-		pod := sidekiqPod(true)
-		pod.GenerateName, pod.Name = "", "rotation-"+strconv.Itoa(created)
+		pod := testkit.SidekiqPod(askedForInjection, testkit.Named("rotation-"+strconv.Itoa(created)))
 		pod, err := client.CoreV1().Pods("apps").Create(ctx, pod, metav1.CreateOptions{})
 		created++
 		switch {
