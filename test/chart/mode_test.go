@@ -12,7 +12,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
-	"sidekiq-probe.io/sidekiq-probe/contract"
 	"sidekiq-probe.io/sidekiq-probe/internal/testcontrolplane"
 	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
 )
@@ -198,13 +197,13 @@ func TestMode_SwitchingModesIsAnUpgrade(t *testing.T) {
 	if _, err := c.Client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	injected := func() bool {
-		pod, err := createPod(ctx, c.Client, "shop", sidekiqPod(true, false))
-		return err == nil && len(pod.Spec.InitContainers) == 1 && pod.Spec.InitContainers[0].Name == contract.ContainerName
+	policyInjects := func() bool {
+		pod, err := createPod(ctx, c.Client, "shop", testkit.SidekiqPod(askedForInjection))
+		return err == nil && testkit.HasSidecar(pod)
 	}
 
 	c.helm(t, "upgrade", release, chartDir, "--set", "mode=policy")
-	testkit.WaitFor(t, time.Minute, "the policy to inject", injected)
+	testkit.WaitFor(t, time.Minute, "the policy to inject", policyInjects)
 	deployments, err := c.Client.AppsV1().Deployments(namespace).List(ctx, metav1.ListOptions{})
 	if err != nil || len(deployments.Items) != 0 {
 		t.Errorf("after the upgrade to policy mode: deployments %v (%v), want none", deployments, err)
@@ -219,7 +218,7 @@ func TestMode_SwitchingModesIsAnUpgrade(t *testing.T) {
 		t.Errorf("after the upgrade back to webhook mode: policies %v (%v), want none", policies, err)
 	}
 	// No webhook runs here: with failurePolicy Ignore, pods go uninjected.
-	testkit.WaitFor(t, time.Minute, "the policy to be gone", func() bool { return !injected() })
+	testkit.WaitFor(t, time.Minute, "the policy to be gone", func() bool { return !policyInjects() })
 }
 
 // On a real cluster below 1.36 (the oldest the chart accepts), `helm

@@ -8,6 +8,7 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/utils/ptr"
 
 	"sidekiq-probe.io/sidekiq-probe/webhook"
 )
@@ -30,7 +31,7 @@ func TestWebhookConfiguration_Defaults(t *testing.T) {
 		Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
 		Rule: admissionregistrationv1.Rule{
 			APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"},
-			Scope: ptr(admissionregistrationv1.NamespacedScope),
+			Scope: ptr.To(admissionregistrationv1.NamespacedScope),
 		},
 	}}
 	if !slices.EqualFunc(wh.Rules, wantRules, ruleEqual) {
@@ -185,8 +186,6 @@ func TestWebhookConfiguration_URLReplacesTheService(t *testing.T) {
 		t.Errorf("caBundle %q, want %q", wh.ClientConfig.CABundle, ca)
 	}
 }
-
-func ptr[T any](v T) *T { return &v }
 
 func deref[T any](p *T) T {
 	var zero T
