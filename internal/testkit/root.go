@@ -1,40 +1,23 @@
 package testkit
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
+
+	"sidekiq-probe.io/sidekiq-probe/internal/checkout"
 )
 
-// RepoRoot is the module root, found from the working directory: a test runs
-// in its package's folder, and -trimpath hides source paths from runtime.Caller.
+// RepoRoot is the module root, found from the working directory (see
+// package checkout).
 func RepoRoot(t testing.TB) string {
 	t.Helper()
-	root, err := findRoot()
+	root, err := checkout.Root()
 	if err != nil {
 		t.Fatal(err)
 	}
 	return root
-}
-
-func findRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }
 
 // GoBuild builds the module's package pkg (e.g. "./cmd/sidekiq-probe") into
@@ -42,7 +25,7 @@ func findRoot() (string, error) {
 // failing a test, so that a build shared through sync.Once can report it to
 // every test that waits for it.
 func GoBuild(out, pkg string, flags ...string) error {
-	root, err := findRoot()
+	root, err := checkout.Root()
 	if err != nil {
 		return err
 	}

@@ -93,7 +93,7 @@ func Down(ctx context.Context, opts Options) error {
 }
 
 func newCluster(opts Options) (*Cluster, string, error) {
-	root, err := repoRoot()
+	root, err := RepoRoot()
 	if err != nil {
 		return nil, "", err
 	}

@@ -22,7 +22,7 @@ import (
 // native sidecar is our probe binary next to a plain container, checks that
 // kubectl and the networks work, and that teardown leaves nothing behind.
 func TestCluster_NativeSidecarPod(t *testing.T) {
-	root, err := repoRoot()
+	root, err := RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}

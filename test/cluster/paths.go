@@ -4,31 +4,14 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+
+	"sidekiq-probe.io/sidekiq-probe/internal/checkout"
 )
 
-// RepoRoot is the checkout the cluster's binaries and caches live in.
-func RepoRoot() (string, error) { return repoRoot() }
-
-// repoRoot finds the checkout (the folder holding go.mod) from the working
-// directory, so tests, the CLI and `make` all find bin/ the same way.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			if _, err := os.Stat(filepath.Join(dir, "test", "cluster")); err == nil {
-				return dir, nil
-			}
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("cluster: run inside the sidekiq-probe checkout (no go.mod with test/cluster above the working directory)")
-		}
-		dir = parent
-	}
-}
+// RepoRoot is the checkout the cluster's binaries and caches live in,
+// found from the working directory, so tests, the CLI and `make` all find
+// bin/ the same way.
+func RepoRoot() (string, error) { return checkout.Root() }
 
 // binaries are the programs the cluster runs, all built by `make node-tools`
 // into bin/ except runc and the CNI plugins, which come from Debian.
