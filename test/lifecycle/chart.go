@@ -17,7 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
-	"sidekiq-probe.io/sidekiq-probe/contract"
+	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
 	"sidekiq-probe.io/sidekiq-probe/test/cluster"
 	"sidekiq-probe.io/sidekiq-probe/webhook"
 )
@@ -136,7 +136,7 @@ func (e *Env) waitDryRunInjected(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if !HasSidecar(got) {
+		if !testkit.HasSidecar(got) {
 			return fmt.Errorf("the webhook has not injected a dry-run pod yet")
 		}
 		return nil
@@ -152,18 +152,6 @@ func rolledOut(d *appsv1.Deployment) bool {
 	s := d.Status
 	return s.ObservedGeneration >= d.Generation && s.UpdatedReplicas == want &&
 		s.AvailableReplicas == want && s.Replicas == want
-}
-
-// HasSidecar reports whether the webhook gave pod the probe sidecar.
-func HasSidecar(pod *corev1.Pod) bool {
-	for _, list := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
-		for _, c := range list {
-			if c.Name == contract.ContainerName {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // CreateNamespace creates ns, opted in to injection when optIn.

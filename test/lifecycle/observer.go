@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"sidekiq-probe.io/sidekiq-probe/contract"
+	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
 )
 
 // Observer records what the kubelet did to the worker's pods while a
@@ -70,7 +71,7 @@ func (o *Observer) record(pod *corev1.Pod) {
 	defer o.mu.Unlock()
 	r := o.pods[pod.UID]
 	if r == nil {
-		r = &podRecord{name: pod.Name, injected: HasSidecar(pod), sigkills: map[string]bool{}}
+		r = &podRecord{name: pod.Name, injected: testkit.HasSidecar(pod), sigkills: map[string]bool{}}
 		o.pods[pod.UID] = r
 	}
 	if pod.DeletionTimestamp != nil && r.deletedAt.IsZero() {
