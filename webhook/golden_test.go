@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"sigs.k8s.io/yaml"
+
+	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/ from the current output")
@@ -57,7 +59,7 @@ func TestMutateObject_Golden(t *testing.T) {
 				return
 			}
 			checkAbsent(t, base+".err")
-			checkGolden(t, base+".warnings", lines(outcome.Warnings))
+			checkGolden(t, base+".warnings", testkit.WarningLines(outcome.Warnings))
 
 			gotYAML, err := yaml.JSONToYAML(got)
 			if err != nil {
@@ -107,13 +109,6 @@ func sameObject(t *testing.T, a, b []byte) bool {
 		t.Fatal(err)
 	}
 	return reflect.DeepEqual(x, y)
-}
-
-func lines(ss []string) string {
-	if len(ss) == 0 {
-		return ""
-	}
-	return strings.Join(ss, "\n") + "\n"
 }
 
 // checkGolden compares got with the file; "" means the file must not exist.

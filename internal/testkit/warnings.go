@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"strings"
 	"sync"
 	"testing"
 
@@ -39,4 +40,13 @@ func WarningClient(t testing.TB, base *rest.Config) (*WarningRecorder, kubernete
 	client, err := kubernetes.NewForConfig(cfg)
 	Must(t, err)
 	return rec, client
+}
+
+// WarningLines is the format of the golden .warnings files: one warning a
+// line, and nothing for none.
+func WarningLines(warnings []string) string {
+	if len(warnings) == 0 {
+		return ""
+	}
+	return strings.Join(warnings, "\n") + "\n"
 }

@@ -387,7 +387,7 @@ func (c *policyCluster) checkSamePod(t *testing.T, name string, pod *corev1.Pod)
 	}
 	checkStored(t, c.cp.Client, got, "unlabelled", want)
 	wantWarnings, _ := goldenText(t, name+".warnings")
-	if text := lines(warnings); text != wantWarnings {
+	if text := testkit.WarningLines(warnings); text != wantWarnings {
 		t.Errorf("policy mode warned\n%s\nwant (%s.warnings)\n%s", text, name, wantWarnings)
 	}
 	if ns != policyMode {
@@ -467,14 +467,6 @@ func goldenText(t *testing.T, name string) (text string, ok bool) {
 	}
 	testkit.Must(t, err)
 	return string(b), true
-}
-
-// lines is the golden .warnings format: one per line.
-func lines(ss []string) string {
-	if len(ss) == 0 {
-		return ""
-	}
-	return strings.Join(ss, "\n") + "\n"
 }
 
 // goldenPodOf is the pod of a golden file: a Pod as it is, or the pod
