@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,9 +10,21 @@ import (
 )
 
 // Helm runs the real helm (bin/helm, built by `make deps`) with args and
-// returns its standard output; it fails the test when helm fails. Its homes
-// are the test's own, and no kubeconfig is read unless args name one.
+// returns its standard output; it fails the test when helm fails.
 func Helm(t testing.TB, args ...string) []byte {
+	t.Helper()
+	out, err := RunHelm(t, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// RunHelm runs helm as Helm does, for tests that expect it to fail: the
+// error holds helm's standard error, and the standard output is returned
+// either way. Its homes are the test's own, and no kubeconfig is read unless
+// args name one. A missing helm fails the test.
+func RunHelm(t testing.TB, args ...string) ([]byte, error) {
 	t.Helper()
 	helm := filepath.Join(RepoRoot(t), "bin", "helm")
 	if _, err := os.Stat(helm); err != nil {
@@ -25,7 +38,7 @@ func Helm(t testing.TB, args ...string) []byte {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("helm %s: %v\n%s", args[0], err, stderr.Bytes())
+		return out, fmt.Errorf("helm %s: %v: %s", args[0], err, stderr.Bytes())
 	}
-	return out
+	return out, nil
 }

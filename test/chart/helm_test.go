@@ -6,11 +6,9 @@ package chart_test
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,6 +19,8 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/yaml"
+
+	"sidekiq-probe.io/sidekiq-probe/internal/testkit"
 )
 
 const (
@@ -33,32 +33,12 @@ const (
 
 var chartDir = filepath.Join("..", "..", "charts", "sidekiq-probe")
 
-// helm runs bin/helm with args and returns its stdout, or an error carrying
-// its stderr. HELM_* homes point into a temporary folder, so the tests never
-// read or write the user's helm configuration, and no kubeconfig is used.
+// helm runs the real helm (testkit.RunHelm) and returns its output as
+// text; the error holds helm's standard error.
 func helm(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	bin, err := filepath.Abs(filepath.Join("..", "..", "bin", "helm"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(bin); err != nil {
-		t.Fatalf("helm is missing (%v): run `make deps`, it builds helm into bin/", err)
-	}
-	home := t.TempDir()
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(),
-		"HELM_CACHE_HOME="+filepath.Join(home, "cache"),
-		"HELM_CONFIG_HOME="+filepath.Join(home, "config"),
-		"HELM_DATA_HOME="+filepath.Join(home, "data"),
-		"KUBECONFIG="+filepath.Join(home, "no-kubeconfig"),
-	)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return stdout.String(), errors.New(err.Error() + ": " + stderr.String())
-	}
-	return stdout.String(), nil
+	out, err := testkit.RunHelm(t, args...)
+	return string(out), err
 }
 
 // valuesFile writes a values file and returns the flags that pass it.
