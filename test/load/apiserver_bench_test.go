@@ -328,7 +328,7 @@ func benchPod(b *testing.B, root string) *corev1.Pod {
 // server refuses loopback Service endpoints.
 func registerWebhook(b *testing.B, client kubernetes.Interface, name, url, certDir string, labels map[string]string,
 	requirements ...metav1.LabelSelectorRequirement) {
-	caBundle, err := os.ReadFile(filepath.Join(certDir, "tls.crt"))
+	caBundle, err := os.ReadFile(filepath.Join(certDir, "ca.crt")) // the CA, as the chart's caBundle holds
 	if err != nil {
 		b.Fatal(err)
 	}
