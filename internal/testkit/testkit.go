@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"errors"
 	"net"
 	"testing"
 	"time"
@@ -30,10 +31,28 @@ func FreePort(t testing.TB) int {
 // a timing assertion.
 func WaitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
 	t.Helper()
+	WaitUntil(t, within, what, func() error {
+		if !cond() {
+			return errNotYet
+		}
+		return nil
+	})
+}
+
+var errNotYet = errors.New("still false")
+
+// WaitUntil is WaitFor for a try that says why it has not succeeded yet:
+// the failure names try's last error.
+func WaitUntil(t testing.TB, within time.Duration, what string, try func() error) {
+	t.Helper()
 	deadline := time.Now().Add(within)
-	for !cond() {
+	for {
+		err := try()
+		if err == nil {
+			return
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("waited %v for %s", within, what)
+			t.Fatalf("waited %v for %s: %v", within, what, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -101,17 +102,13 @@ func BenchmarkAPIServerPodCreate(b *testing.B) {
 	// within a moment. The replay webhook learns its patch from its first
 	// request.
 	for _, ns := range []string{"labelled", "replay", "policy"} {
-		deadline := time.Now().Add(30 * time.Second)
-		for {
+		testkit.WaitUntil(b, 30*time.Second, "the API server to inject in namespace "+ns, func() error {
 			got, err := client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
-			if err == nil && testkit.HasSidecar(got) {
-				break
+			if err == nil && !testkit.HasSidecar(got) {
+				return errors.New("the pod came back without the sidecar")
 			}
-			if time.Now().After(deadline) {
-				b.Fatalf("the API server does not call the webhook of namespace %s: %v", ns, err)
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
+			return err
+		})
 	}
 
 	// The namespaces take turns, a slice of pods each, so that the load

@@ -205,27 +205,26 @@ func startServer(b *testing.B, pkg, cpu string, args func(port, health, metrics 
 		argv = append([]string{"taskset", "--cpu-list", cpu}, argv...)
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
-	var logs bytes.Buffer
+	var logs testkit.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	ready := "http://127.0.0.1:" + strconv.Itoa(health) + "/readyz"
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	testkit.WaitUntil(b, 20*time.Second, pkg+" to be ready", func() error {
 		resp, err := http.Get(ready)
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
+			if resp.StatusCode != http.StatusOK {
+				err = fmt.Errorf("/readyz answered %d", resp.StatusCode)
 			}
 		}
-		if time.Now().After(deadline) {
-			b.Fatalf("%s not ready after 20s; log:\n%s", pkg, logs.String())
+		if err != nil {
+			return fmt.Errorf("%w; its log:\n%s", err, logs.String())
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 	// taskset execs the server: the PID is the server's own.
 	return serveProcess{url: "https://127.0.0.1:" + strconv.Itoa(port) + "/mutate-v1-pod", pid: cmd.Process.Pid}
 }
