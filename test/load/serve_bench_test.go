@@ -210,18 +210,22 @@ func startServer(b *testing.B, pkg, cpu string, args func(port, health, metrics 
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	b.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if b.Failed() {
+			b.Logf("%s's log:\n%s", pkg, logs.String())
+		}
+	})
 	ready := "http://127.0.0.1:" + strconv.Itoa(health) + "/readyz"
 	testkit.WaitUntil(b, 20*time.Second, pkg+" to be ready", func() error {
 		resp, err := http.Get(ready)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				err = fmt.Errorf("/readyz answered %d", resp.StatusCode)
-			}
-		}
 		if err != nil {
-			return fmt.Errorf("%w; its log:\n%s", err, logs.String())
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("/readyz answered %d", resp.StatusCode)
 		}
 		return nil
 	})
